@@ -1,0 +1,3 @@
+"""xstock-audit: prove tokenized stocks are fully backed."""
+
+__version__ = "0.1.0"
