@@ -1,0 +1,66 @@
+// Compile every tests/contracts/*.sol with the pinned npm `solc` (see package.json) and write
+// tests/contracts/artifacts/<ContractName>.json = {abi, bytecode, contractName, solcVersion}.
+// Output is deterministic: sorted keys, 2-space indent, trailing newline.
+// Usage: npm run build:contracts   (or: node tests/contracts/build.mjs)
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const solc = require("solc");
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, "artifacts");
+const EVM_VERSION = "cancun"; // anvil 1.7.1 defaults to a later hardfork, cancun bytecode runs there
+
+const files = readdirSync(here).filter((f) => f.endsWith(".sol")).sort();
+if (files.length === 0) {
+  console.error(`no .sol files in ${here}`);
+  process.exit(1);
+}
+
+const input = {
+  language: "Solidity",
+  sources: Object.fromEntries(
+    files.map((f) => [f, { content: readFileSync(join(here, f), "utf8") }]),
+  ),
+  settings: {
+    optimizer: { enabled: true, runs: 200 },
+    evmVersion: EVM_VERSION,
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+  },
+};
+
+const output = JSON.parse(solc.compile(JSON.stringify(input)));
+let failed = false;
+for (const diag of output.errors ?? []) {
+  console.error(diag.formattedMessage ?? diag.message);
+  if (diag.severity === "error") failed = true;
+}
+if (failed) process.exit(1);
+
+function sortKeys(value) {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys(value[k])]),
+    );
+  }
+  return value;
+}
+
+mkdirSync(outDir, { recursive: true });
+const solcVersion = solc.version();
+for (const file of files) {
+  for (const [contractName, contract] of Object.entries(output.contracts[file] ?? {}).sort()) {
+    const bytecode = contract.evm.bytecode.object;
+    if (!bytecode) continue; // interfaces / abstract contracts
+    const artifact = sortKeys({ abi: contract.abi, bytecode: `0x${bytecode}`, contractName, solcVersion });
+    const path = join(outDir, `${contractName}.json`);
+    writeFileSync(path, `${JSON.stringify(artifact, null, 2)}\n`);
+    console.log(`wrote ${path} (${bytecode.length / 2} bytes, solc ${solcVersion}, evm ${EVM_VERSION})`);
+  }
+}

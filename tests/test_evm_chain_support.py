@@ -1,0 +1,394 @@
+"""The EVM test chain tooling (tests/support/evm.py + tests/contracts) against a real anvil."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from support.evm import (
+    MULTIPLIER_ONE,
+    AnvilError,
+    AnvilNode,
+    RpcError,
+    anvil_binary,
+    deploy_backed_token,
+    deploy_plain_token,
+    load_artifact,
+    transact,
+)
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+from web3.logs import DISCARD
+
+DAY = 86_400
+M_105 = 1_050_000_000_000_000_000  # 1.05e18
+M_110 = 1_100_000_000_000_000_000  # 1.10e18
+NO_CODE = Web3.to_checksum_address("0x000000000000000000000000000000000000dead")
+
+
+@pytest.fixture
+def node() -> Iterator[AnvilNode]:
+    with AnvilNode() as anvil:
+        yield anvil
+
+
+def selector(signature: str) -> str:
+    return "0x" + Web3.keccak(text=signature)[:4].hex()
+
+
+def raw_eth_call(node: AnvilNode, to: str, data: str, block: str = "latest") -> dict[str, Any]:
+    """A bare JSON-RPC eth_call over httpx, returning the whole response object."""
+    payload = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "eth_call",
+        "params": [{"to": to, "data": data}, block],
+    }
+    response = httpx.post(node.url, json=payload, timeout=10)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def uint(result_hex: str) -> int:
+    return int(result_hex, 16)
+
+
+# ---------------------------------------------------------------------- node lifecycle
+
+
+def test_node_starts_answers_and_stops() -> None:
+    with AnvilNode(chain_id=1337) as anvil:
+        assert anvil.url.startswith("http://127.0.0.1:")
+        assert anvil.chain_id == 1337
+        assert anvil.w3.eth.chain_id == 1337
+        assert anvil.w3.is_connected()
+        assert len(anvil.accounts) == 10
+        assert anvil.accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        assert anvil.w3.eth.get_balance(anvil.accounts[0]) == 10_000 * 10**18
+        process = anvil.process
+        assert process is not None and process.poll() is None
+    assert process.poll() is not None  # terminated and reaped
+    anvil.stop()  # idempotent
+
+
+def test_two_nodes_get_distinct_ports() -> None:
+    with AnvilNode() as first, AnvilNode() as second:
+        assert first.url != second.url
+        assert first.block_number() == second.block_number() == 0
+
+
+def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XSTOCK_AUDIT_ANVIL", "/nonexistent/anvil")
+    with pytest.raises(AnvilError, match="npm ci"):
+        anvil_binary()
+
+
+def test_startup_failure_reports_anvil_output() -> None:
+    with pytest.raises(AnvilError, match="exited with code"):
+        AnvilNode(extra_args=("--definitely-not-a-flag",)).start()
+
+
+def test_time_and_mining_helpers(node: AnvilNode) -> None:
+    start_block = node.block_number()
+    assert node.mine(3) == start_block + 3
+
+    t0 = node.latest_timestamp()
+    node.increase_time(3_600)
+    node.mine()
+    assert node.latest_timestamp() >= t0 + 3_600
+
+    target = node.latest_timestamp() + 10 * DAY
+    node.set_next_timestamp(target)
+    node.mine()
+    assert node.latest_timestamp() == target
+
+    node.warp(target + 5)
+    assert node.latest_timestamp() == target + 5
+
+    snap = node.snapshot()
+    node.mine(2)
+    assert node.revert(snap)
+    assert node.latest_timestamp() == target + 5
+
+
+def test_rpc_error_is_raised(node: AnvilNode) -> None:
+    with pytest.raises(RpcError) as info:
+        node.rpc("eth_call", [{"to": NO_CODE, "data": "0x"}, hex(10_000)])
+    assert info.value.code == -32602
+    assert "BlockOutOfRangeError" in info.value.message
+
+
+# ---------------------------------------------------------------------- artifacts
+
+
+@pytest.mark.parametrize("name", ["PlainToken", "BackedAutoFeeToken"])
+def test_artifacts_are_well_formed(name: str) -> None:
+    artifact = load_artifact(name)
+    assert sorted(artifact) == ["abi", "bytecode", "contractName", "solcVersion"]
+    assert artifact["contractName"] == name
+    assert artifact["bytecode"].startswith("0x60")
+    assert len(artifact["bytecode"]) > 1_000
+    assert artifact["solcVersion"].startswith("0.8.37+")
+
+
+# ---------------------------------------------------------------------- plain ERC-20
+
+
+@pytest.mark.parametrize("decimals", [18, 6, 0])
+def test_plain_token_mint_transfer_burn(node: AnvilNode, decimals: int) -> None:
+    alice, bob = node.accounts[1], node.accounts[2]
+    unit = 10**decimals
+    token = deploy_plain_token(node, f"Plain {decimals}", f"P{decimals}", decimals)
+
+    assert token.functions.decimals().call() == decimals
+    assert token.functions.name().call() == f"Plain {decimals}"
+    assert token.functions.symbol().call() == f"P{decimals}"
+    assert token.functions.totalSupply().call() == 0
+
+    transact(node, token.functions.mint(alice, 1_000 * unit))
+    transact(node, token.functions.transfer(bob, 250 * unit), sender=alice)
+    assert token.functions.balanceOf(alice).call() == 750 * unit
+    assert token.functions.balanceOf(bob).call() == 250 * unit
+    assert token.functions.totalSupply().call() == 1_000 * unit
+
+    transact(node, token.functions.approve(bob, 100 * unit), sender=alice)
+    transact(node, token.functions.transferFrom(alice, bob, 40 * unit), sender=bob)
+    assert token.functions.allowance(alice, bob).call() == 60 * unit
+
+    transact(node, token.functions.burn(bob, 90 * unit))
+    assert token.functions.balanceOf(bob).call() == 200 * unit
+    assert token.functions.totalSupply().call() == 910 * unit
+
+
+def test_plain_token_only_owner_mints(node: AnvilNode) -> None:
+    token = deploy_plain_token(node, "Plain", "P", 18)
+    with pytest.raises(ContractLogicError, match="caller is not the owner"):
+        token.functions.mint(node.accounts[1], 1).transact({"from": node.accounts[1]})
+
+
+def test_plain_token_total_supply_at_older_block(node: AnvilNode) -> None:
+    token = deploy_plain_token(node, "Plain", "P", 6)
+    transact(node, token.functions.mint(node.accounts[0], 5_000_000))
+    pinned = node.block_number()
+    transact(node, token.functions.mint(node.accounts[0], 7_000_000))
+
+    assert token.functions.totalSupply().call() == 12_000_000
+    assert token.functions.totalSupply().call(block_identifier=pinned) == 5_000_000
+    data = selector("totalSupply()")
+    assert uint(raw_eth_call(node, token.address, data, hex(pinned))["result"]) == 5_000_000
+    # Before the deployment block the address has no code: the call "succeeds" with 0x.
+    assert raw_eth_call(node, token.address, data, "0x0") == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": "0x",
+    }
+
+
+# ---------------------------------------------------------------------- how reverts look
+
+
+def test_missing_function_reverts_with_code_3_and_empty_data(node: AnvilNode) -> None:
+    token = deploy_plain_token(node, "Plain", "P", 18)
+    body = raw_eth_call(node, token.address, selector("multiplier()"))
+    assert "result" not in body
+    assert body["error"] == {"code": 3, "message": "execution reverted", "data": "0x"}
+
+    # web3 surfaces the same thing as ContractLogicError with data "0x".
+    as_backed = node.w3.eth.contract(
+        address=token.address, abi=load_artifact("BackedAutoFeeToken")["abi"]
+    )
+    with pytest.raises(ContractLogicError) as info:
+        as_backed.functions.multiplier().call()
+    assert info.value.message == "execution reverted"
+    assert info.value.data == "0x"
+
+
+def test_require_revert_carries_error_string(node: AnvilNode) -> None:
+    token = deploy_plain_token(node, "Plain", "P", 18)
+    data = token.functions.transfer(node.accounts[1], 1)._encode_transaction_data()
+    body = raw_eth_call(node, token.address, data)
+    error = body["error"]
+    assert error["code"] == 3
+    assert error["message"] == "execution reverted: PlainToken: transfer amount exceeds balance"
+    assert error["data"].startswith("0x08c379a0")  # Error(string)
+
+
+def test_call_to_address_without_code_returns_empty_result(node: AnvilNode) -> None:
+    body = raw_eth_call(node, NO_CODE, selector("multiplier()"))
+    assert body == {"jsonrpc": "2.0", "id": 1, "result": "0x"}  # no error at all
+    contract = node.w3.eth.contract(address=NO_CODE, abi=load_artifact("PlainToken")["abi"])
+    with pytest.raises(BadFunctionCallOutput):
+        contract.functions.totalSupply().call()
+
+
+# ---------------------------------------------------------------------- Backed auto-fee token
+
+
+def assert_share_math(token: Contract, holders: list[str]) -> int:
+    """balanceOf/totalSupply follow shares * currentMultiplier / 1e18; returns that multiplier."""
+    current, _, _ = token.functions.getCurrentMultiplier().call()
+    for holder in holders:
+        shares = token.functions.sharesOf(holder).call()
+        assert token.functions.balanceOf(holder).call() == shares * current // MULTIPLIER_ONE
+    total_shares = sum(token.functions.sharesOf(h).call() for h in holders)
+    assert token.functions.totalSupply().call() == total_shares * current // MULTIPLIER_ONE
+    return int(current)
+
+
+def test_backed_token_initial_state(node: AnvilNode) -> None:
+    token = deploy_backed_token(node, "Backed Apple", "AAPLx")
+    deployer = node.accounts[0]
+    f = token.functions
+    assert (f.name().call(), f.symbol().call(), f.decimals().call()) == (
+        "Backed Apple",
+        "AAPLx",
+        18,
+    )
+    assert f.multiplier().call() == MULTIPLIER_ONE
+    assert f.lastMultiplier().call() == MULTIPLIER_ONE
+    assert f.newMultiplier().call() == MULTIPLIER_ONE
+    assert f.newMultiplierActivationTime().call() == 0
+    assert f.multiplierNonce().call() == 0
+    assert f.feePerPeriod().call() == 0
+    assert f.periodLength().call() == DAY
+    assert f.lastTimeFeeApplied().call() == node.latest_timestamp()  # 0 -> deployment time
+    assert f.getCurrentMultiplier().call() == [MULTIPLIER_ONE, 0, 0]
+    assert f.multiplierUpdatesLength().call() == 1
+    for role in ("owner", "minter", "burner", "pauser", "multiplierUpdater"):
+        assert getattr(f, role)().call() == deployer
+    assert f.isPaused().call() is False
+
+
+def test_backed_token_multiplier_now_and_scheduled(node: AnvilNode) -> None:
+    alice, bob = node.accounts[1], node.accounts[2]
+    token = deploy_backed_token(node, "Backed Tesla", "TSLAx")
+    f = token.functions
+
+    transact(node, f.mint(alice, 100 * 10**18))
+    assert f.sharesOf(alice).call() == 100 * 10**18
+    assert assert_share_math(token, [alice]) == MULTIPLIER_ONE
+
+    # Immediate update (activation time 0): oldMultiplier must match the current one.
+    receipt = transact(node, f.updateMultiplierValue(M_105, MULTIPLIER_ONE, 0))
+    (event,) = token.events.MultiplierUpdated().process_receipt(receipt, errors=DISCARD)
+    assert event["args"]["value"] == M_105
+    assert f.multiplier().call() == M_105
+    assert f.lastMultiplier().call() == M_105
+    assert f.multiplierNonce().call() == 1
+    assert f.balanceOf(alice).call() == 105 * 10**18
+    assert assert_share_math(token, [alice]) == M_105
+
+    # Mint and transfer in underlying units -> shares = amount * 1e18 / multiplier (floor).
+    transact(node, f.mint(bob, 10 * 10**18))
+    assert f.sharesOf(bob).call() == 10 * 10**18 * MULTIPLIER_ONE // M_105
+    transact(node, f.transfer(bob, 5 * 10**18), sender=alice)
+    assert f.getSharesByUnderlyingAmount(10**18).call() == MULTIPLIER_ONE * 10**18 // M_105
+    assert f.getUnderlyingAmountByShares(10**18).call() == M_105
+    assert_share_math(token, [alice, bob])
+
+    # Schedule 1.10 one hour ahead (must be before lastTimeFeeApplied + periodLength).
+    activation = node.latest_timestamp() + 3_600
+    receipt = transact(node, f.updateMultiplierValue(M_110, M_105, activation))
+    (event,) = token.events.MultiplierScheduled().process_receipt(receipt, errors=DISCARD)
+    assert (event["args"]["newMultiplier"], event["args"]["activationTime"]) == (M_110, activation)
+    assert f.newMultiplier().call() == M_110
+    assert f.newMultiplierActivationTime().call() == activation
+    assert f.multiplier().call() == M_105  # not active yet
+    assert f.multiplierNonce().call() == 1
+    assert assert_share_math(token, [alice, bob]) == M_105
+    supply_before = f.totalSupply().call()
+    pinned = node.block_number()
+
+    # Past the activation time every view switches to the new multiplier without any tx ...
+    node.warp(activation)
+    assert f.multiplier().call() == M_110
+    assert f.multiplierNonce().call() == 2
+    assert f.getCurrentMultiplier().call() == [M_110, 0, 2]
+    assert assert_share_math(token, [alice, bob]) == M_110
+    assert f.lastMultiplier().call() == M_105  # ... while storage is only updated lazily
+    assert f.newMultiplierActivationTime().call() == activation
+
+    # Pinned reads at the older block still see the old state.
+    assert f.multiplier().call(block_identifier=pinned) == M_105
+    assert f.totalSupply().call(block_identifier=pinned) == supply_before
+    body = raw_eth_call(node, token.address, selector("multiplier()"), hex(pinned))
+    assert uint(body["result"]) == M_105
+
+    # The next state-changing call runs the updateMultiplier modifier and persists it.
+    receipt = transact(node, f.transfer(alice, 10**18), sender=bob)
+    (event,) = token.events.MultiplierUpdated().process_receipt(receipt, errors=DISCARD)
+    assert event["args"]["value"] == M_110
+    assert f.lastMultiplier().call() == M_110
+    assert f.newMultiplierActivationTime().call() == 0
+    assert f.multiplierUpdatesLength().call() == 3
+    assert f.multiplierUpdates(2).call() == [M_105, M_110, activation]
+    assert_share_math(token, [alice, bob])
+
+
+def test_backed_token_management_fee_decays_per_period(node: AnvilNode) -> None:
+    alice, bob = node.accounts[1], node.accounts[2]
+    fee = 10**15  # 0.1 % per period
+    token = deploy_backed_token(node, "Backed Fee", "FEEx", period_length=DAY, fee_per_period=fee)
+    f = token.functions
+    transact(node, f.mint(alice, 1_000 * 10**18))
+    start = f.lastTimeFeeApplied().call()
+
+    node.warp(start + DAY - 1)  # less than one full period: no decay
+    assert f.getCurrentMultiplier().call() == [MULTIPLIER_ONE, 0, 0]
+
+    node.warp(start + 3 * DAY + 5)
+    expected = MULTIPLIER_ONE
+    for _ in range(3):
+        expected = expected * (MULTIPLIER_ONE - fee) // MULTIPLIER_ONE
+    assert f.getCurrentMultiplier().call() == [expected, 3, 3]
+    assert assert_share_math(token, [alice]) == expected
+    assert f.totalSupply().call() < 1_000 * 10**18
+    # Like the original, multiplier()/multiplierNonce() return the stored values: no fee decay.
+    assert f.multiplier().call() == MULTIPLIER_ONE
+    assert f.multiplierNonce().call() == 0
+
+    transact(node, f.transfer(bob, 10**18), sender=alice)  # persists the decay
+    assert f.lastMultiplier().call() == expected
+    assert f.multiplier().call() == expected
+    assert f.multiplierNonce().call() == 3
+    assert f.lastTimeFeeApplied().call() == start + 3 * DAY
+    assert_share_math(token, [alice, bob])
+
+
+def test_backed_token_update_guards(node: AnvilNode) -> None:
+    token = deploy_backed_token(node)
+    f = token.functions
+    with pytest.raises(ContractLogicError, match="Multiplier changed in the meantime"):
+        f.updateMultiplierValue(M_105, M_110, 0).transact()
+    with pytest.raises(ContractLogicError, match="Only multiplier updater"):
+        f.updateMultiplierValue(M_105, MULTIPLIER_ONE, 0).transact({"from": node.accounts[1]})
+    too_late = f.lastTimeFeeApplied().call() + f.periodLength().call()
+    with pytest.raises(ContractLogicError, match="Activation time needs to be before next period"):
+        f.updateMultiplierValue(M_105, MULTIPLIER_ONE, too_late).transact()
+    with pytest.raises(ContractLogicError, match="Multiplier nonce is outdated"):
+        f.updateMultiplierWithNonce(M_105, MULTIPLIER_ONE, 0, 0).transact()
+
+    transact(node, f.updateMultiplierWithNonce(M_105, MULTIPLIER_ONE, 7, 0))
+    assert f.multiplierNonce().call() == 7
+    assert f.multiplier().call() == M_105
+
+
+def test_backed_token_burn_and_pause(node: AnvilNode) -> None:
+    deployer, alice = node.accounts[0], node.accounts[1]
+    token = deploy_backed_token(node)
+    f = token.functions
+    transact(node, f.mint(deployer, 50 * 10**18))
+    transact(node, f.updateMultiplierValue(M_105, MULTIPLIER_ONE, 0))
+    transact(node, f.burn(deployer, 21 * 10**18))  # underlying units -> shares
+    assert f.sharesOf(deployer).call() == 50 * 10**18 - 21 * 10**18 * MULTIPLIER_ONE // M_105
+    assert_share_math(token, [deployer])
+    with pytest.raises(ContractLogicError, match="Cannot burn account"):
+        f.burn(alice, 1).transact()
+
+    transact(node, f.setPause(True))
+    with pytest.raises(ContractLogicError, match="token transfer while paused"):
+        f.transfer(alice, 1).transact()
