@@ -1,0 +1,83 @@
+"""The audit, end to end: registry -> custody books + chain reads -> reconcile.
+
+This is the one code path behind `xstock-audit check` (and anything that embeds it).
+Custody files are read first so that bad input fails fast, before any network traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .chains import ChainRead, ChainReader
+from .custody import CustodyBook, read_custodian
+from .reconcile import AuditResult, reconcile
+from .registry import Chain, Deployment, Registry
+
+#: chain type -> "module:Class" of its reader; imported only when a chain of that type is read.
+READERS: Mapping[str, str] = {
+    "evm": "xstock_audit.chains.evm:EvmReader",
+    "solana": "xstock_audit.chains.solana:SolanaReader",
+}
+
+Progress = Callable[[str], None]
+
+
+def read_custody(registry: Registry) -> dict[str, CustodyBook]:
+    base = Path(registry.base_dir)
+    used = {t.custodian for t in registry.tokens}
+    return {
+        name: read_custodian(name, c.attestations, base)
+        for name, c in registry.custodians.items()
+        if name in used
+    }
+
+
+def _reader(name: str, chain: Chain, client: object) -> ChainReader:
+    module, _, cls = READERS[chain.type].partition(":")
+    reader: ChainReader = getattr(importlib.import_module(module), cls)(name, chain, client)
+    return reader
+
+
+async def read_chains(
+    registry: Registry,
+    *,
+    at: Mapping[str, int] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, ChainRead]:
+    """Read every chain that has deployments, all chains concurrently."""
+    from .rpc import make_client
+
+    by_chain: dict[str, list[Deployment]] = {}
+    for token in registry.tokens:
+        for dep in token.deployments:
+            by_chain.setdefault(dep.chain, []).append(dep)
+
+    async with make_client() as client:
+
+        async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
+            reader = _reader(name, registry.chains[name], client)
+            read = await reader.read(deps, (at or {}).get(name))
+            if progress:
+                where = f"{read.pin.kind} {read.pin.number}" if read.pin else "failed"
+                progress(f"read {name} ({len(deps)} deployments, {where})")
+            return name, read
+
+        results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
+    return dict(results)
+
+
+def run(
+    registry: Registry,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    books = read_custody(registry)
+    if progress:
+        progress(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
+    reads = asyncio.run(read_chains(registry, progress=progress))
+    return reconcile(registry, reads, books, now or datetime.now(UTC))

@@ -1,0 +1,80 @@
+"""Chain readers: one module per kind of chain, one small interface.
+
+A reader takes the deployments of one chain and returns a `ChainRead`: where the chain was
+read (one block or slot, with its time and the redacted endpoint) and one
+`DeploymentSupply` per deployment, each with either amounts or an error. Readers never
+raise for a chain or token problem; they report it in the result, so one bad token or one
+dead chain can't hide the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from ..registry import Deployment
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The one block (EVM) or slot (Solana) every read of a chain was made at."""
+
+    chain: str
+    kind: Literal["evm", "solana"]
+    number: int
+    time: datetime
+    rpc: str
+
+
+@dataclass(frozen=True)
+class DeploymentSupply:
+    """One deployment's supply, in token units (before `shares_per_token`).
+
+    `total_supply` and `excluded` are raw amounts / 10^decimals. `circulating` is
+    (total_supply - excluded) x `multiplier` when `multiplier_applied` (Solana
+    ScaledUiAmount); for Backed EVM multiplier tokens the contract's balances already include
+    the multiplier, which is reported but not applied again.
+    """
+
+    chain: str
+    address: str
+    decimals: int | None = None
+    total_supply: Decimal | None = None
+    excluded: Decimal | None = None
+    multiplier: Decimal = Decimal(1)
+    multiplier_applied: bool = False
+    circulating: Decimal | None = None
+    error: str | None = None
+    messages: tuple[str, ...] = ()
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainRead:
+    chain: str
+    pin: Pin | None
+    supplies: Mapping[str, DeploymentSupply]
+    error: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+class ChainReader(Protocol):
+    """Reads the supply of many deployments of one chain at one block or slot."""
+
+    async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
+        """`at` pins the read to a block (EVM) or a minimum slot (Solana); None = the
+        chain's configured head (confirmations / block tag / commitment)."""
+        ...
+
+
+def failed(chain: str, deployments: Sequence[Deployment], error: str) -> ChainRead:
+    """A chain that could not be read at all: every deployment carries the error."""
+    return ChainRead(
+        chain=chain,
+        pin=None,
+        supplies={d.key: DeploymentSupply(chain, d.address, error=error) for d in deployments},
+        error=error,
+    )

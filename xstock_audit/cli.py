@@ -1,0 +1,192 @@
+"""The command line. Thin: parse options, call `audit`, render, map errors to exit codes.
+
+Heavy libraries (web3, solders, pydantic, rich tables) are imported inside the commands so
+`xstock-audit --help` stays fast for cron and CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from . import __version__
+
+EXIT_INPUT = 2
+EXIT_INCOMPLETE = 3
+
+app = typer.Typer(
+    name="xstock-audit",
+    help=(
+        "Prove tokenized stocks are fully backed: read every deployment's supply from "
+        "Ethereum/EVM chains and Solana, reconcile it exactly with the custodians' "
+        "attestation files, and report.\n\n"
+        "Exit codes: 0 every token backed (or over-collateralised); 1 at least one token "
+        "UNDER (a shortfall); 2 unusable input (command line, registry or attestation "
+        "file); 3 no shortfall but the audit is incomplete (STALE, UNVERIFIED or ERROR)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xstock-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Prove tokenized stocks are fully backed."""
+
+
+def _fail(message: str, code: int, debug: bool) -> NoReturn:
+    from .redact import scrub
+
+    if debug:
+        import traceback
+
+        sys.stderr.write(scrub(traceback.format_exc()))
+    sys.stderr.write(scrub(message).rstrip("\n") + "\n")
+    raise typer.Exit(code)
+
+
+def _progress(enabled: bool) -> object:
+    if not enabled:
+        return None
+
+    def say(text: str) -> None:
+        from .redact import scrub
+
+        sys.stderr.write(f"· {scrub(text)}\n")
+        sys.stderr.flush()
+
+    return say
+
+
+@app.command()
+def check(
+    registry: Annotated[
+        Path,
+        typer.Argument(
+            help="Registry YAML (tokens, chains, custodians).",
+            show_default=True,
+        ),
+    ] = Path("xstock-audit.yaml"),
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format", "-f", help="Report format: a table for people, JSON for machines."
+        ),
+    ] = Format.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (secrets stay redacted).")
+    ] = False,
+) -> None:
+    """Audit every token of REGISTRY and exit 0/1/2/3 (see `xstock-audit --help`).
+
+    Reads all chains at one pinned block/slot each, reads the custodians' newest
+    attestations, reconciles exactly (no floating point) and prints the report.
+    With --format json and no -o, stdout carries only the JSON document.
+    """
+    from .errors import InputError, XstockAuditError
+
+    try:
+        from . import audit
+        from . import registry as registry_mod
+        from .report import Options, renderer
+        from .report.table import summary_line
+
+        reg = registry_mod.load(registry)
+        interactive = sys.stderr.isatty() and not quiet
+        progress = _progress(interactive)
+        result = audit.run(reg, progress=progress)  # type: ignore[arg-type]
+        to_terminal = output is None and sys.stdout.isatty()
+        text = renderer(format.value)(
+            result,
+            Options(
+                details=details,
+                color=to_terminal and "NO_COLOR" not in os.environ,
+                width=None if not to_terminal else _terminal_width(),
+            ),
+        )
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomic(output, text)
+            sys.stderr.write(f"report written to {output}\n")
+        if output is not None or format is Format.json:
+            sys.stderr.write(summary_line(result) + "\n")
+        raise typer.Exit(result.exit_code)
+    except typer.Exit:
+        raise
+    except InputError as exc:
+        _fail(f"error: {exc.render()}", EXIT_INPUT, debug)
+    except XstockAuditError as exc:
+        _fail(f"error: {exc}", EXIT_INCOMPLETE, debug)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130, debug)
+    except Exception as exc:  # a bug: the audit did not complete, never pass it as backed
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback; "
+            "the audit is incomplete)",
+            EXIT_INCOMPLETE,
+            debug,
+        )
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return max(80, shutil.get_terminal_size((120, 24)).columns)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    from .errors import InputError
+
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise InputError("folder does not exist", file=str(path), field="--output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,119 @@
+"""The human report: a Rich table, one row per token, and a one-line summary."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..amounts import fmt_short
+from ..reconcile import AuditResult, Status
+from . import Options, iso
+
+STYLES = {
+    Status.BACKED: "bold green",
+    Status.OVER: "bold yellow",
+    Status.UNDER: "bold red",
+    Status.STALE: "bold magenta",
+    Status.UNVERIFIED: "bold magenta",
+    Status.ERROR: "bold red",
+}
+
+
+def _signed(value: Decimal) -> str:
+    text = fmt_short(value)
+    return text if text.startswith("-") or text == "0" else "+" + text
+
+
+def _short(address: str) -> str:
+    return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
+
+
+def summary_line(result: AuditResult) -> str:
+    counts = [f"{n} {s.value}" for s, n in result.summary.items() if n]
+    verdict = {
+        0: "all backed",
+        1: "SHORTFALL",
+        3: "audit incomplete",
+    }.get(result.exit_code, "")
+    return (
+        f"{len(result.tokens)} token(s): {', '.join(counts) or 'none'} — {verdict} "
+        f"(exit {result.exit_code})"
+    )
+
+
+def render(result: AuditResult, options: Options) -> str:
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        force_terminal=options.color,
+        no_color=not options.color,
+        width=options.width or 120,
+        highlight=False,
+        soft_wrap=False,
+    )
+    for name, pin in result.pins.items():
+        if pin is None:
+            error = result.chain_errors.get(name, "")
+            console.print(Text(f"{name}: not read: {error}", style="red"), soft_wrap=True)
+        else:
+            unit = "block" if pin.kind == "evm" else "slot"
+            console.print(
+                f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
+            )
+
+    table = Table(show_lines=options.details, header_style="bold")
+    table.add_column("Token")
+    table.add_column("ISIN")
+    table.add_column("On-chain shares", justify="right")
+    table.add_column("Custody shares", justify="right")
+    table.add_column("Difference", justify="right")
+    table.add_column("Status")
+    for t in result.tokens:
+        table.add_row(
+            t.symbol,
+            t.isin,
+            fmt_short(t.onchain),
+            fmt_short(t.custody),
+            _signed(t.difference),
+            Text(t.status.value, style=STYLES[t.status]),
+        )
+        if options.details:
+            for d in t.deployments:
+                s = d.supply
+                label = f"  {s.chain}"
+                if s.error:
+                    table.add_row(label, _short(s.address), Text("error", style="red"), "", "", "")
+                    continue
+                parts = [
+                    f"supply {fmt_short(s.total_supply)}" if s.total_supply is not None else "",
+                    f"excluded {fmt_short(s.excluded)}" if s.excluded else "",
+                    f"x{fmt_short(s.multiplier)}" if s.multiplier_applied else "",
+                ]
+                table.add_row(
+                    label,
+                    _short(s.address),
+                    fmt_short(d.circulating) if d.circulating is not None else "",
+                    "",
+                    " ".join(p for p in parts if p),
+                    "",
+                )
+            for a in t.attestations:
+                table.add_row(
+                    "  custody",
+                    a.account,
+                    "",
+                    fmt_short(a.quantity),
+                    f"as of {iso(a.as_of)}",
+                    "stale" if a.stale else "",
+                )
+    console.print(table)
+    for t in result.tokens:
+        for m in t.messages:
+            style = "red" if t.status in (Status.UNDER, Status.ERROR) else "yellow"
+            console.print(Text(f"{t.symbol}: {m}", style=style), soft_wrap=True)
+    console.print(Text(summary_line(result), style="bold"), soft_wrap=True)
+    return buf.getvalue()

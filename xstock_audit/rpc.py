@@ -1,0 +1,254 @@
+"""The one JSON-RPC transport, shared by the EVM and Solana readers.
+
+`Endpoint` sends single calls and batches over an `httpx.AsyncClient`, retries transient
+failures (connection errors, timeouts, HTTP 429/5xx, rate-limit error objects) with
+exponential backoff and jitter, honours ``Retry-After``, splits batches a server refuses as
+too large, and never lets a raw URL into an error message (it is shown redacted).
+Failover between endpoints happens one level up, per chain read, so that a read stays on
+one node and one pinned block or slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import redact
+from .errors import RpcError
+
+#: JSON-RPC error codes that mean "slow down", not "your request is wrong".
+RATE_LIMIT_CODES = {429, -32005, -32029, -32097}
+BATCH_TOO_LARGE_HINTS = ("batch too large", "batch size", "too many requests in batch")
+
+
+@dataclass
+class Call:
+    method: str
+    params: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Stats:
+    http_requests: int = 0
+    calls: int = 0
+    retries: int = 0
+
+
+def _is_rate_limited(err: dict[str, Any]) -> bool:
+    code = err.get("code")
+    msg = str(err.get("message", "")).lower()
+    return code in RATE_LIMIT_CODES or "rate limit" in msg or "too many requests" in msg
+
+
+def _is_batch_too_large(err: dict[str, Any]) -> bool:
+    msg = str(err.get("message", "")).lower()
+    return any(h in msg for h in BATCH_TOO_LARGE_HINTS)
+
+
+class BatchTooLarge(RpcError):
+    pass
+
+
+class Endpoint:
+    """One JSON-RPC endpoint. All errors raised are `RpcError` with redacted text."""
+
+    def __init__(
+        self,
+        url: str,
+        client: httpx.AsyncClient,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        batch_size: int = 100,
+    ) -> None:
+        self._url = url
+        self.shown = redact.register_url(url)
+        self._client = client
+        self._headers = {"content-type": "application/json", **(headers or {})}
+        for value in (headers or {}).values():
+            redact.register_secret(value)
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self.batch_size = batch_size
+        self.stats = Stats()
+        self._next_id = 1
+
+    # -- wire ---------------------------------------------------------------------------
+
+    async def _post(self, payload: Any) -> Any:
+        body = json.dumps(payload, separators=(",", ":"))
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                self.stats.http_requests += 1
+                resp = await self._client.post(
+                    self._url, content=body, headers=self._headers, timeout=self._timeout
+                )
+                if resp.status_code == 413:
+                    raise BatchTooLarge(f"{self.shown}: HTTP 413 request too large")
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                    raise RpcError(
+                        f"{self.shown}: HTTP {resp.status_code}",
+                        code=resp.status_code,
+                        transient=True,
+                    )
+                if resp.status_code >= 400:
+                    raise RpcError(f"{self.shown}: HTTP {resp.status_code}", code=resp.status_code)
+                try:
+                    return resp.json()
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    raise RpcError(
+                        f"{self.shown}: reply is not JSON (HTTP {resp.status_code}, "
+                        f"{len(resp.content)} bytes)",
+                        transient=True,
+                    ) from None
+            except httpx.TimeoutException:
+                err = RpcError(f"{self.shown}: timed out after {self._timeout:g}s", transient=True)
+            except httpx.TransportError as exc:
+                err = RpcError(
+                    f"{self.shown}: {type(exc).__name__}: {redact.scrub(str(exc)) or 'failed'}",
+                    transient=True,
+                )
+            except RpcError as exc:
+                if not exc.transient:
+                    raise
+                err = exc
+            if attempt >= self._retries:
+                raise err
+            attempt += 1
+            self.stats.retries += 1
+            delay = retry_after if retry_after is not None else self._backoff * 2 ** (attempt - 1)
+            await asyncio.sleep(min(delay, 30.0) * (1 + random.random() * 0.25))
+
+    def _ids(self, n: int) -> list[int]:
+        start = self._next_id
+        self._next_id += n
+        return list(range(start, start + n))
+
+    # -- API ----------------------------------------------------------------------------
+
+    async def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """One call; returns its result or raises RpcError (error objects included)."""
+        (rid,) = self._ids(1)
+        self.stats.calls += 1
+        attempt = 0
+        while True:
+            reply = await self._post(
+                {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
+            )
+            if not isinstance(reply, dict):
+                raise RpcError(f"{self.shown}: malformed JSON-RPC reply to {method}")
+            if "error" in reply and reply["error"] is not None:
+                err = reply["error"] if isinstance(reply["error"], dict) else {}
+                if _is_rate_limited(err) and attempt < self._retries:
+                    attempt += 1
+                    self.stats.retries += 1
+                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                    continue
+                raise _error_from(err, self.shown, method)
+            if "result" not in reply:
+                raise RpcError(f"{self.shown}: reply to {method} has neither result nor error")
+            return reply["result"]
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Send calls as JSON-RPC batches of at most `batch_size`.
+
+        Returns one entry per call, in order: the result, or an `RpcError` for that call.
+        Raises RpcError when the exchange itself fails.
+        """
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        size = max(1, self.batch_size)
+        while pending:
+            chunk, pending = pending[:size], pending[size:]
+            try:
+                replies = await self._batch_once([calls[i] for i in chunk])
+            except BatchTooLarge:
+                if size == 1:
+                    raise
+                size = max(1, size // 2)
+                self.batch_size = size
+                pending = chunk + pending
+                continue
+            for i, r in zip(chunk, replies, strict=True):
+                results[i] = r
+        return results
+
+    async def _batch_once(self, calls: Sequence[Call]) -> list[Any]:
+        ids = self._ids(len(calls))
+        self.stats.calls += len(calls)
+        payload = [
+            {"jsonrpc": "2.0", "id": rid, "method": c.method, "params": c.params}
+            for rid, c in zip(ids, calls, strict=True)
+        ]
+        reply = await self._post(payload)
+        if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+            err = reply["error"]
+            if _is_batch_too_large(err) or (err.get("code") == -32600 and len(calls) > 1):
+                raise BatchTooLarge(f"{self.shown}: batch of {len(calls)} refused: {err}")
+            raise _error_from(err, self.shown, "batch")
+        if not isinstance(reply, list):
+            raise RpcError(f"{self.shown}: batch reply is not a JSON array", transient=True)
+        by_id: dict[Any, Any] = {}
+        for item in reply:
+            if isinstance(item, dict) and "id" in item:
+                by_id[item["id"]] = item
+        out: list[Any] = []
+        for rid, c in zip(ids, calls, strict=True):
+            item = by_id.get(rid)
+            if item is None:
+                out.append(RpcError(f"{self.shown}: batch reply has no answer to {c.method}"))
+            elif item.get("error") is not None:
+                err = item["error"] if isinstance(item["error"], dict) else {}
+                out.append(_error_from(err, self.shown, c.method))
+            elif "result" not in item:
+                out.append(RpcError(f"{self.shown}: reply to {c.method} has no result"))
+            else:
+                out.append(item["result"])
+        return out
+
+
+def _error_from(err: dict[str, Any], shown: str, method: str) -> RpcError:
+    code = err.get("code")
+    message = redact.scrub(str(err.get("message", "unknown error")))[:300]
+    return RpcError(
+        f"{shown}: {method} failed: {message}" + (f" (code {code})" if code is not None else ""),
+        code=code if isinstance(code, int) else None,
+        data=err.get("data"),
+        transient=_is_rate_limited(err),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, min(int(value.strip()), 30))
+    except ValueError:
+        return None
+
+
+def make_client() -> httpx.AsyncClient:
+    """The shared HTTP client: keep-alive, HTTP/2 where the server offers it, no redirects."""
+    try:
+        import h2  # noqa: F401
+
+        http2 = True
+    except ImportError:  # pragma: no cover - h2 comes with httpx[http2]
+        http2 = False
+    return httpx.AsyncClient(
+        http2=http2,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+    )

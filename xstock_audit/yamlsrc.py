@@ -1,0 +1,151 @@
+"""Load YAML (or JSON, a subset) keeping the line of every value, for error messages.
+
+`load(path)` returns plain Python data plus a `SourceMap` from data paths such as
+``("tokens", 0, "deployments", 1, "address")`` to 1-based line numbers. Duplicate keys,
+oversized and binary files are input errors, never silently accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+#: Registries and attestation files are small; anything larger is a mistake (or an attack).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_NODES = 500_000
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """The line of the value at ``path``, or of its nearest ancestor."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+    def error(self, path: Sequence[str | int], message: str, hint: str | None = None) -> InputError:
+        return InputError(
+            message, file=self.file, line=self.line(path), field=dotted(path) or None, hint=hint
+        )
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a small UTF-8 text file or raise an InputError naming it."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError("file not found", file=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=display) from None
+    if path.is_dir():
+        raise InputError("is a directory, expected a file", file=display)
+    if size > MAX_FILE_BYTES:
+        raise InputError(
+            f"file is {size} bytes, more than the {MAX_FILE_BYTES} allowed", file=display
+        )
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise InputError("binary file (contains NUL bytes), expected text", file=display)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError("not valid UTF-8 text", file=display, line=line) from None
+
+
+class _Converter:
+    def __init__(self, file: str) -> None:
+        self.map = SourceMap(file)
+        self.constructor = yaml.SafeLoader("")
+        self.count = 0
+
+    def convert(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise InputError("document too large or too deeply aliased", file=self.map.file)
+        self.map.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise InputError(
+                        "YAML merge keys (<<) are not supported",
+                        file=self.map.file,
+                        line=key_node.start_mark.line + 1,
+                    )
+                key = self.convert(key_node, (*path, "<key>"))
+                if not isinstance(key, str | int) or isinstance(key, bool):
+                    raise InputError(
+                        f"mapping key must be a string, got {key!r}",
+                        file=self.map.file,
+                        line=key_node.start_mark.line + 1,
+                    )
+                if key in out:
+                    raise InputError(
+                        f"duplicate key {key!r}",
+                        file=self.map.file,
+                        line=key_node.start_mark.line + 1,
+                        field=dotted((*path, key)),
+                    )
+                self.map.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.convert(value_node, (*path, key))
+                self.map.lines[(*path, key)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+
+def loads(text: str, display: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document from text. Raises InputError with the file and line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"invalid YAML: {problem}", file=display, line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file=display) from None
+    if node is None:
+        raise InputError("file is empty", file=display, line=1)
+    conv = _Converter(display)
+    try:
+        data = conv.convert(node, ())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise InputError(
+            f"invalid value: {exc.problem}", file=display, line=mark.line + 1 if mark else None
+        ) from None
+    except RecursionError:
+        raise InputError("document nested too deeply", file=display) from None
+    return data, conv.map
+
+
+def load(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
+    name = display or str(path)
+    return loads(read_text(path, name), name)
