@@ -16,7 +16,7 @@ from decimal import Decimal
 from .. import amounts
 
 SPL_TOKEN = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
-TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC3hUWTX5jvsQCqUJ"
+TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 CLOCK_SYSVAR = "SysvarC1ock11111111111111111111111111111111"
 TOKEN_PROGRAMS = {SPL_TOKEN: "spl-token", TOKEN_2022: "token-2022"}
 
