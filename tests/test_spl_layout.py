@@ -51,7 +51,12 @@ def test_token2022_extensions_in_any_order() -> None:
     )
     m = L.parse_mint(L.TOKEN_2022, data)
     assert [t for t, _ in m.extensions] == [12, 18, 25, 26]
-    assert m.extension_names == ["PermanentDelegate", "MetadataPointer", "ScaledUiAmount", "Pausable"]
+    assert m.extension_names == [
+        "PermanentDelegate",
+        "MetadataPointer",
+        "ScaledUiAmount",
+        "Pausable",
+    ]
     s = m.scaled_ui_amount
     assert s is not None
     assert (s.multiplier, s.new_multiplier) == (Decimal("1.5"), Decimal("2.25"))

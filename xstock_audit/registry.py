@@ -23,6 +23,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from . import amounts, redact
@@ -66,6 +67,12 @@ class EvmChain(_ChainBase):
     chain_id: Annotated[StrictInt, Field(gt=0)]
     confirmations: Annotated[StrictInt, Field(ge=0)] | None = None
     block: Literal["latest", "safe", "finalized"] | None = None
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> EvmChain:
+        if self.confirmations is not None and self.block is not None:
+            raise ValueError("give either `confirmations` or `block`, not both")
+        return self
 
 
 class SolanaChain(_ChainBase):
@@ -273,6 +280,14 @@ class Registry(_Model):
     chains: Annotated[dict[str, Chain], Field(min_length=1)]
     custodians: Annotated[dict[str, Custodian], Field(min_length=1)]
     tokens: Annotated[list[Token], Field(min_length=1)]
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError("version must be the number 1")
+        return v
+
     #: Where the registry was read from (attestation globs are relative to its folder).
     source: str = ""
     base_dir: str = ""
@@ -358,6 +373,27 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
+_DEPLOYMENT_KEYS = set(EvmDeployment.model_fields) | set(SolanaDeployment.model_fields)
+
+
+def _kind_errors(data: Any, path: tuple[str | int, ...], smap: SourceMap) -> list[InputError]:
+    """A deployment with neither `address` nor `mint`: name its unknown keys (typos)."""
+    import difflib
+
+    node = data
+    for part in path:
+        node = node[part]
+    if not isinstance(node, dict):
+        return []
+    out = []
+    for key in node:
+        if key not in _DEPLOYMENT_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(_DEPLOYMENT_KEYS), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else None
+            out.append(smap.error((*path, key), "unknown key", hint=hint))
+    return out
+
+
 def _validation_errors(exc: ValidationError, data: Any, smap: SourceMap) -> InputError:
     from .errors import InputErrors
 
@@ -365,6 +401,13 @@ def _validation_errors(exc: ValidationError, data: Any, smap: SourceMap) -> Inpu
     seen: set[tuple[tuple[str | int, ...], str]] = set()
     for err in exc.errors():
         path = _resolve_loc(data, err["loc"])
+        if err["type"] == "deployment_kind":
+            found = _kind_errors(data, path, smap)
+            if found:
+                items.extend(found)
+                continue
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = (*path, "type")
         msg = _message(err)
         if (path, msg) in seen:
             continue
@@ -431,6 +474,24 @@ def _cross_check(reg: Registry, smap: SourceMap) -> None:
         raise errors[0] if len(errors) == 1 else InputErrors(errors)
 
 
+def _register_secrets(chains: Any) -> None:
+    """Register RPC URLs and header values as secrets, whatever shape the input has."""
+    if not isinstance(chains, dict):
+        return
+    for chain in chains.values():
+        if not isinstance(chain, dict):
+            continue
+        rpc = chain.get("rpc")
+        for url in rpc if isinstance(rpc, list) else [rpc]:
+            if isinstance(url, str):
+                redact.register_url(url)
+        headers = chain.get("headers")
+        if isinstance(headers, dict):
+            for value in headers.values():
+                if isinstance(value, str):
+                    redact.register_secret(value)
+
+
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Registry:
     """Load and validate a registry file. Raises InputError (exit code 2) on any problem."""
     p = Path(path)
@@ -444,15 +505,7 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Registry:
         if reserved in data:
             raise smap.error((reserved,), "unknown key (check the spelling)")
     data = expand_env(data, smap, os.environ if env is None else env)
-    for name, chain in (data.get("chains") or {}).items():
-        if isinstance(chain, dict):
-            for url in chain.get("rpc") or []:
-                if isinstance(url, str):
-                    redact.register_url(url)
-            for value in (chain.get("headers") or {}).values():
-                if isinstance(value, str):
-                    redact.register_secret(value)
-        del name
+    _register_secrets(data.get("chains"))
     data = {**data, "source": display, "base_dir": str(p.resolve().parent)}
     try:
         reg = Registry.model_validate(data)

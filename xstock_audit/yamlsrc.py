@@ -7,6 +7,8 @@ oversized and binary files are input errors, never silently accepted.
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 500_000
 
 Path_ = tuple[str | int, ...]
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 
 @dataclass
@@ -73,7 +76,8 @@ def read_text(path: Path, display: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        start = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data[:start].count(b"\n") + 1
         raise InputError("not valid UTF-8 text", file=display, line=line) from None
 
 
@@ -117,6 +121,18 @@ class _Converter:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == "tag:yaml.org,2002:int"
+            and not _PLAIN_INT.fullmatch(node.value)
+        ):
+            raise InputError(
+                f"ambiguous number {node.value!r} (YAML reads it as "
+                f"{self.constructor.construct_object(node)}); quote it or write plain digits",
+                file=self.map.file,
+                line=node.start_mark.line + 1,
+                field=dotted(path) or None,
+            )
         return self.constructor.construct_object(node, deep=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,8 @@ class Statement:
     file: str
     line: int | None = None
     custodian: str | None = None
+    custodian_line: int | None = None
+    custodian_field: str = "custodian"
 
 
 class AttestationFormat(Protocol):
@@ -87,6 +90,7 @@ class CustodyBook:
 
 
 def _display(path: Path, base: Path) -> str:
+    """Files are named relative to the registry's folder (as the registry's globs are)."""
     try:
         return str(path.relative_to(base))
     except ValueError:
@@ -96,7 +100,11 @@ def _display(path: Path, base: Path) -> str:
 def expand(patterns: Sequence[str], base_dir: Path) -> list[Path]:
     files: dict[str, Path] = {}
     for pattern in patterns:
-        full = pattern if Path(pattern).is_absolute() else str(base_dir / pattern)
+        full = (
+            pattern
+            if Path(pattern).is_absolute()
+            else os.path.join(glob.escape(str(base_dir)), pattern)
+        )
         for match in sorted(glob.glob(full, recursive=True)):
             p = Path(match)
             if p.is_file():
@@ -127,8 +135,8 @@ def build_book(
                     f"file says custodian {st.custodian!r}, but the registry reads it for "
                     f"{custodian!r}",
                     file=st.file,
-                    line=st.line,
-                    field="custodian",
+                    line=st.custodian_line or st.line,
+                    field=st.custodian_field,
                 )
             )
             continue

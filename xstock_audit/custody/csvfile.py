@@ -79,7 +79,16 @@ class CsvFormat:
                         file=display,
                     )
                 )
-                first.setdefault(key, (line, cell.get("custodian") or None))
+                custodian = cell.get("custodian") or None
+                first.setdefault(key, (line, custodian))
+                if first[key][1] != custodian:
+                    raise InputError(
+                        f"custodian {custodian!r} differs from {first[key][1]!r} on line "
+                        f"{first[key][0]} for the same account and as_of",
+                        file=display,
+                        line=line,
+                        field="custodian",
+                    )
         except csv.Error as exc:
             raise InputError(f"invalid CSV: {exc}", file=display, line=reader.line_num) from None
         if not groups:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
-from ..yamlsrc import SourceMap, loads
+from ..yamlsrc import SourceMap, dotted, loads
 from . import Holding, Statement, fields
 
 TOP_KEYS = {"custodian", "account", "as_of", "holdings"}
@@ -71,6 +71,8 @@ def _statement(doc: Any, smap: SourceMap, base: tuple[str | int, ...]) -> Statem
         file=smap.file,
         line=smap.line(base),
         custodian=custodian,
+        custodian_line=smap.line((*base, "custodian")) if custodian is not None else None,
+        custodian_field=dotted((*base, "custodian")),
     )
 
 
