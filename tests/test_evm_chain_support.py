@@ -1,4 +1,6 @@
-"""The EVM test chain tooling (tests/support/evm.py + tests/contracts) against a real anvil."""
+"""The EVM test chain tooling (tests/support/evm.py + tests/contracts) against both local nodes:
+anvil and the package's py-evm node (xstock_audit.sandbox.evm_node). Tests taking `node` run on
+both; the lifecycle tests of each node are separate."""
 
 from __future__ import annotations
 
@@ -8,14 +10,20 @@ from typing import Any
 import httpx
 import pytest
 from support.evm import (
+    ARTIFACTS_DIR,
     MULTIPLIER_ONE,
+    NODE_KINDS,
     AnvilError,
     AnvilNode,
+    EvmNode,
+    EvmTestNode,
+    NodeKind,
     RpcError,
     anvil_binary,
     deploy_backed_token,
     deploy_plain_token,
     load_artifact,
+    make_node,
     transact,
 )
 from web3 import Web3
@@ -29,17 +37,18 @@ M_110 = 1_100_000_000_000_000_000  # 1.10e18
 NO_CODE = Web3.to_checksum_address("0x000000000000000000000000000000000000dead")
 
 
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode() as anvil:
-        yield anvil
+@pytest.fixture(params=NODE_KINDS)
+def node(request: pytest.FixtureRequest) -> Iterator[EvmTestNode]:
+    kind: NodeKind = request.param
+    with make_node(kind) as n:
+        yield n
 
 
 def selector(signature: str) -> str:
     return "0x" + Web3.keccak(text=signature)[:4].hex()
 
 
-def raw_eth_call(node: AnvilNode, to: str, data: str, block: str = "latest") -> dict[str, Any]:
+def raw_eth_call(node: EvmTestNode, to: str, data: str, block: str = "latest") -> dict[str, Any]:
     """A bare JSON-RPC eth_call over httpx, returning the whole response object."""
     payload = {
         "jsonrpc": "2.0",
@@ -75,8 +84,25 @@ def test_node_starts_answers_and_stops() -> None:
     anvil.stop()  # idempotent
 
 
-def test_two_nodes_get_distinct_ports() -> None:
-    with AnvilNode() as first, AnvilNode() as second:
+def test_pyevm_node_starts_answers_and_stops() -> None:
+    with EvmNode(chain_id=1337) as evm:
+        assert evm.url.startswith("http://127.0.0.1:")
+        assert evm.chain_id == 1337
+        assert evm.w3.eth.chain_id == 1337
+        assert evm.w3.is_connected()
+        assert len(evm.accounts) == 10
+        # anvil's dev accounts and balances, so both nodes deploy to the same addresses
+        assert evm.accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        assert evm.w3.eth.get_balance(evm.accounts[0]) == 10_000 * 10**18
+        url = evm.url
+    with pytest.raises(httpx.TransportError):
+        httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=2)
+    evm.stop()  # idempotent
+
+
+@pytest.mark.parametrize("kind", NODE_KINDS)
+def test_two_nodes_get_distinct_ports(kind: NodeKind) -> None:
+    with make_node(kind) as first, make_node(kind) as second:
         assert first.url != second.url
         assert first.block_number() == second.block_number() == 0
 
@@ -92,7 +118,7 @@ def test_startup_failure_reports_anvil_output() -> None:
         AnvilNode(extra_args=("--definitely-not-a-flag",)).start()
 
 
-def test_time_and_mining_helpers(node: AnvilNode) -> None:
+def test_time_and_mining_helpers(node: EvmTestNode) -> None:
     start_block = node.block_number()
     assert node.mine(3) == start_block + 3
 
@@ -115,7 +141,7 @@ def test_time_and_mining_helpers(node: AnvilNode) -> None:
     assert node.latest_timestamp() == target + 5
 
 
-def test_rpc_error_is_raised(node: AnvilNode) -> None:
+def test_rpc_error_is_raised(node: EvmTestNode) -> None:
     with pytest.raises(RpcError) as info:
         node.rpc("eth_call", [{"to": NO_CODE, "data": "0x"}, hex(10_000)])
     assert info.value.code == -32602
@@ -127,7 +153,8 @@ def test_rpc_error_is_raised(node: AnvilNode) -> None:
 
 @pytest.mark.parametrize("name", ["PlainToken", "BackedAutoFeeToken"])
 def test_artifacts_are_well_formed(name: str) -> None:
-    artifact = load_artifact(name)
+    artifact = load_artifact(name)  # package data, read through importlib.resources
+    assert (ARTIFACTS_DIR / f"{name}.json").is_file()  # where `npm run build:contracts` writes
     assert sorted(artifact) == ["abi", "bytecode", "contractName", "solcVersion"]
     assert artifact["contractName"] == name
     assert artifact["bytecode"].startswith("0x60")
@@ -139,7 +166,7 @@ def test_artifacts_are_well_formed(name: str) -> None:
 
 
 @pytest.mark.parametrize("decimals", [18, 6, 0])
-def test_plain_token_mint_transfer_burn(node: AnvilNode, decimals: int) -> None:
+def test_plain_token_mint_transfer_burn(node: EvmTestNode, decimals: int) -> None:
     alice, bob = node.accounts[1], node.accounts[2]
     unit = 10**decimals
     token = deploy_plain_token(node, f"Plain {decimals}", f"P{decimals}", decimals)
@@ -164,13 +191,13 @@ def test_plain_token_mint_transfer_burn(node: AnvilNode, decimals: int) -> None:
     assert token.functions.totalSupply().call() == 910 * unit
 
 
-def test_plain_token_only_owner_mints(node: AnvilNode) -> None:
+def test_plain_token_only_owner_mints(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, "Plain", "P", 18)
     with pytest.raises(ContractLogicError, match="caller is not the owner"):
         token.functions.mint(node.accounts[1], 1).transact({"from": node.accounts[1]})
 
 
-def test_plain_token_total_supply_at_older_block(node: AnvilNode) -> None:
+def test_plain_token_total_supply_at_older_block(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, "Plain", "P", 6)
     transact(node, token.functions.mint(node.accounts[0], 5_000_000))
     pinned = node.block_number()
@@ -191,7 +218,7 @@ def test_plain_token_total_supply_at_older_block(node: AnvilNode) -> None:
 # ---------------------------------------------------------------------- how reverts look
 
 
-def test_missing_function_reverts_with_code_3_and_empty_data(node: AnvilNode) -> None:
+def test_missing_function_reverts_with_code_3_and_empty_data(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, "Plain", "P", 18)
     body = raw_eth_call(node, token.address, selector("multiplier()"))
     assert "result" not in body
@@ -207,7 +234,7 @@ def test_missing_function_reverts_with_code_3_and_empty_data(node: AnvilNode) ->
     assert info.value.data == "0x"
 
 
-def test_require_revert_carries_error_string(node: AnvilNode) -> None:
+def test_require_revert_carries_error_string(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, "Plain", "P", 18)
     data = token.functions.transfer(node.accounts[1], 1)._encode_transaction_data()
     body = raw_eth_call(node, token.address, data)
@@ -217,7 +244,7 @@ def test_require_revert_carries_error_string(node: AnvilNode) -> None:
     assert error["data"].startswith("0x08c379a0")  # Error(string)
 
 
-def test_call_to_address_without_code_returns_empty_result(node: AnvilNode) -> None:
+def test_call_to_address_without_code_returns_empty_result(node: EvmTestNode) -> None:
     body = raw_eth_call(node, NO_CODE, selector("multiplier()"))
     assert body == {"jsonrpc": "2.0", "id": 1, "result": "0x"}  # no error at all
     contract = node.w3.eth.contract(address=NO_CODE, abi=load_artifact("PlainToken")["abi"])
@@ -239,7 +266,7 @@ def assert_share_math(token: Contract, holders: list[str]) -> int:
     return int(current)
 
 
-def test_backed_token_initial_state(node: AnvilNode) -> None:
+def test_backed_token_initial_state(node: EvmTestNode) -> None:
     token = deploy_backed_token(node, "Backed Apple", "AAPLx")
     deployer = node.accounts[0]
     f = token.functions
@@ -263,7 +290,7 @@ def test_backed_token_initial_state(node: AnvilNode) -> None:
     assert f.isPaused().call() is False
 
 
-def test_backed_token_multiplier_now_and_scheduled(node: AnvilNode) -> None:
+def test_backed_token_multiplier_now_and_scheduled(node: EvmTestNode) -> None:
     alice, bob = node.accounts[1], node.accounts[2]
     token = deploy_backed_token(node, "Backed Tesla", "TSLAx")
     f = token.functions
@@ -329,7 +356,7 @@ def test_backed_token_multiplier_now_and_scheduled(node: AnvilNode) -> None:
     assert_share_math(token, [alice, bob])
 
 
-def test_backed_token_management_fee_decays_per_period(node: AnvilNode) -> None:
+def test_backed_token_management_fee_decays_per_period(node: EvmTestNode) -> None:
     alice, bob = node.accounts[1], node.accounts[2]
     fee = 10**15  # 0.1 % per period
     token = deploy_backed_token(node, "Backed Fee", "FEEx", period_length=DAY, fee_per_period=fee)
@@ -359,7 +386,7 @@ def test_backed_token_management_fee_decays_per_period(node: AnvilNode) -> None:
     assert_share_math(token, [alice, bob])
 
 
-def test_backed_token_update_guards(node: AnvilNode) -> None:
+def test_backed_token_update_guards(node: EvmTestNode) -> None:
     token = deploy_backed_token(node)
     f = token.functions
     with pytest.raises(ContractLogicError, match="Multiplier changed in the meantime"):
@@ -377,7 +404,7 @@ def test_backed_token_update_guards(node: AnvilNode) -> None:
     assert f.multiplier().call() == M_105
 
 
-def test_backed_token_burn_and_pause(node: AnvilNode) -> None:
+def test_backed_token_burn_and_pause(node: EvmTestNode) -> None:
     deployer, alice = node.accounts[0], node.accounts[1]
     token = deploy_backed_token(node)
     f = token.functions

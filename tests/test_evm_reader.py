@@ -1,4 +1,5 @@
-"""The EVM reader against a real anvil node with real ERC-20 and Backed-style contracts."""
+"""The EVM reader against real local nodes (anvil and the package's py-evm node) with real
+ERC-20 and Backed-style contracts: every test runs on both."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from decimal import Decimal
 
 import pytest
 from eth_utils.address import to_checksum_address
-from support.evm import MULTIPLIER_ONE, AnvilNode, deploy_backed_token, deploy_plain_token, transact
+from support.evm import (
+    MULTIPLIER_ONE,
+    NODE_KINDS,
+    EvmTestNode,
+    NodeKind,
+    deploy_backed_token,
+    deploy_plain_token,
+    make_node,
+    transact,
+)
 
 from xstock_audit.chains import ChainRead
 from xstock_audit.chains.evm import EvmReader
@@ -20,13 +30,14 @@ TREASURY = to_checksum_address("0x00000000000000000000000000000000000000b2")
 BRIDGE = to_checksum_address("0x00000000000000000000000000000000000000c3")
 
 
-@pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(chain_id=31337) as n:
+@pytest.fixture(scope="module", params=NODE_KINDS)
+def node(request: pytest.FixtureRequest) -> Iterator[EvmTestNode]:
+    kind: NodeKind = request.param
+    with make_node(kind, chain_id=31337) as n:
         yield n
 
 
-def chain(node: AnvilNode, **kw: object) -> EvmChain:
+def chain(node: EvmTestNode, **kw: object) -> EvmChain:
     return EvmChain.model_validate({"type": "evm", "chain_id": 31337, "rpc": [node.url], **kw})
 
 
@@ -43,7 +54,7 @@ def dep(address: str, **kw: object) -> EvmDeployment:
 
 
 @pytest.mark.parametrize("decimals", [18, 6, 0])
-def test_plain_erc20_supply_minus_excluded(node: AnvilNode, decimals: int) -> None:
+def test_plain_erc20_supply_minus_excluded(node: EvmTestNode, decimals: int) -> None:
     token = deploy_plain_token(node, decimals=decimals)
     unit = 10**decimals
     transact(node, token.functions.mint(HOLDER, 1000 * unit + 7))
@@ -61,7 +72,7 @@ def test_plain_erc20_supply_minus_excluded(node: AnvilNode, decimals: int) -> No
     assert r.pin.number == node.block_number()
 
 
-def test_read_is_pinned_to_one_block(node: AnvilNode) -> None:
+def test_read_is_pinned_to_one_block(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, decimals=6)
     transact(node, token.functions.mint(HOLDER, 5_000_000))
     before = node.block_number()
@@ -72,7 +83,7 @@ def test_read_is_pinned_to_one_block(node: AnvilNode) -> None:
     assert new.total_supply == Decimal("6")
 
 
-def test_confirmations_read_behind_head(node: AnvilNode) -> None:
+def test_confirmations_read_behind_head(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, decimals=0)
     transact(node, token.functions.mint(HOLDER, 10))
     transact(node, token.functions.mint(HOLDER, 10))  # head: 20, head-1: 10
@@ -81,7 +92,7 @@ def test_confirmations_read_behind_head(node: AnvilNode) -> None:
     assert r.supplies[token.address].total_supply == 10
 
 
-def test_backed_multiplier_token(node: AnvilNode) -> None:
+def test_backed_multiplier_token(node: EvmTestNode) -> None:
     token = deploy_backed_token(node)
     transact(node, token.functions.mint(HOLDER, 100 * MULTIPLIER_ONE))
     transact(node, token.functions.mint(TREASURY, 40 * MULTIPLIER_ONE))
@@ -108,7 +119,7 @@ def test_backed_multiplier_token(node: AnvilNode) -> None:
     assert s.messages == ()
 
 
-def test_backed_scheduled_multiplier_is_reported(node: AnvilNode) -> None:
+def test_backed_scheduled_multiplier_is_reported(node: EvmTestNode) -> None:
     token = deploy_backed_token(node)
     transact(node, token.functions.mint(HOLDER, 10 * MULTIPLIER_ONE))
     activation = node.latest_timestamp() + 3600
@@ -126,7 +137,7 @@ def test_backed_scheduled_multiplier_is_reported(node: AnvilNode) -> None:
     assert after.messages == ()
 
 
-def test_backed_fee_decay_uses_current_multiplier(node: AnvilNode) -> None:
+def test_backed_fee_decay_uses_current_multiplier(node: EvmTestNode) -> None:
     fee = 10**15  # 0.1 % a period
     token = deploy_backed_token(node, period_length=86_400, fee_per_period=fee)
     transact(node, token.functions.mint(HOLDER, 1000 * MULTIPLIER_ONE))
@@ -139,7 +150,7 @@ def test_backed_fee_decay_uses_current_multiplier(node: AnvilNode) -> None:
     assert s.details["multiplier_raw"] == str(token.functions.multiplier().call())
 
 
-def test_errors_are_per_deployment(node: AnvilNode) -> None:
+def test_errors_are_per_deployment(node: EvmTestNode) -> None:
     good = deploy_plain_token(node, decimals=6)
     transact(node, good.functions.mint(HOLDER, 1))
     empty = "0x000000000000000000000000000000000000dEaD"
@@ -148,7 +159,7 @@ def test_errors_are_per_deployment(node: AnvilNode) -> None:
     assert "no contract" in (r.supplies[empty].error or "")
 
 
-def test_wrong_chain_id_is_refused(node: AnvilNode) -> None:
+def test_wrong_chain_id_is_refused(node: EvmTestNode) -> None:
     token = deploy_plain_token(node)
     c = EvmChain.model_validate({"type": "evm", "chain_id": 1, "rpc": [node.url]})
     r = read(c, [dep(token.address)])
@@ -157,7 +168,7 @@ def test_wrong_chain_id_is_refused(node: AnvilNode) -> None:
     assert r.supplies[token.address].error == r.error
 
 
-def test_failover_to_the_next_endpoint(node: AnvilNode) -> None:
+def test_failover_to_the_next_endpoint(node: EvmTestNode) -> None:
     token = deploy_plain_token(node, decimals=0)
     transact(node, token.functions.mint(HOLDER, 42))
     c = EvmChain.model_validate(

@@ -1,5 +1,6 @@
 // Compile every tests/contracts/*.sol with the pinned npm `solc` (see package.json) and write
-// tests/contracts/artifacts/<ContractName>.json = {abi, bytecode, contractName, solcVersion}.
+// xstock_audit/sandbox/contracts/<ContractName>.json = {abi, bytecode, contractName, solcVersion}
+// (package data: the sandbox's local Ethereum node deploys them, and so do the tests).
 // Output is deterministic: sorted keys, 2-space indent, trailing newline.
 // Usage: npm run build:contracts   (or: node tests/contracts/build.mjs)
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -11,8 +12,8 @@ const require = createRequire(import.meta.url);
 const solc = require("solc");
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outDir = join(here, "artifacts");
-const EVM_VERSION = "cancun"; // anvil 1.7.1 defaults to a later hardfork, cancun bytecode runs there
+const outDir = join(here, "..", "..", "xstock_audit", "sandbox", "contracts");
+const EVM_VERSION = "cancun"; // runs on anvil 1.7.1 and on py-evm (Prague), both later hardforks
 
 const files = readdirSync(here).filter((f) => f.endsWith(".sol")).sort();
 if (files.length === 0) {

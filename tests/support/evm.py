@@ -1,12 +1,15 @@
-"""Local EVM test chain tooling: an anvil node plus the test contracts in tests/contracts.
+"""Local EVM test chains: an anvil node or the package's py-evm node, plus the test contracts.
 
-The anvil binary comes from the pinned npm package ``@foundry-rs/anvil`` (run ``npm ci`` in the
-repo root); the contract artifacts are produced by ``npm run build:contracts`` and committed.
-Everything here talks to 127.0.0.1 only.
+Two interchangeable nodes (see `EvmTestNode`): ``AnvilNode`` runs the anvil binary from the
+pinned npm package ``@foundry-rs/anvil`` (run ``npm ci`` in the repo root); ``EvmNode``
+(``xstock_audit.sandbox.evm_node``) is py-evm behind the package's own JSON-RPC server. Both start
+with chain id 31337 and anvil's ten funded dev accounts. The contracts in tests/contracts are
+compiled by ``npm run build:contracts`` into the package data ``xstock_audit/sandbox/contracts``
+(committed). Everything here talks to 127.0.0.1 only.
 
 Typical use::
 
-    with AnvilNode() as node:
+    with make_node("pyevm") as node:  # or AnvilNode() / EvmNode()
         token = deploy_backed_token(node, "Backed Apple", "AAPLx")
         transact(node, token.functions.mint(node.accounts[0], 10**18))
         supply = token.functions.totalSupply().call()
@@ -14,7 +17,6 @@ Typical use::
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -22,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Literal, Protocol, Self
 
 import httpx
 from eth_typing import ChecksumAddress
@@ -31,25 +33,34 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from xstock_audit.sandbox.evm_node import EvmNode, RpcError, load_artifact
+
 __all__ = [
     "ANVIL_BINARY_ENV",
     "ARTIFACTS_DIR",
     "DEFAULT_CHAIN_ID",
     "MULTIPLIER_ONE",
+    "NODE_KINDS",
     "REPO_ROOT",
     "AnvilError",
     "AnvilNode",
+    "EvmNode",
+    "EvmTestNode",
+    "NodeKind",
     "RpcError",
     "anvil_binary",
     "deploy",
     "deploy_backed_token",
     "deploy_plain_token",
     "load_artifact",
+    "make_node",
     "transact",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS_DIR = REPO_ROOT / "tests" / "contracts" / "artifacts"
+#: Where ``npm run build:contracts`` writes the compiled test contracts (package data, read by
+#: ``xstock_audit.sandbox.evm_node.load_artifact``).
+ARTIFACTS_DIR = REPO_ROOT / "xstock_audit" / "sandbox" / "contracts"
 ANVIL_RELATIVE_PATH = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 #: Set to an anvil executable to bypass the node_modules lookup.
 ANVIL_BINARY_ENV = "XSTOCK_AUDIT_ANVIL"
@@ -57,22 +68,71 @@ DEFAULT_CHAIN_ID = 31337
 MULTIPLIER_ONE = 10**18  # 1e18 precision of the Backed auto-fee multiplier and fee
 
 
+NodeKind = Literal["anvil", "pyevm"]
+#: Both local EVM nodes, for ``pytest.fixture(params=NODE_KINDS)``.
+NODE_KINDS: tuple[NodeKind, ...] = ("anvil", "pyevm")
+
+
+class EvmTestNode(Protocol):
+    """What the helpers and the EVM tests use of a local node: AnvilNode and EvmNode both fit.
+
+    ``rpc`` raises ``RpcError`` (code, message, data) on a JSON-RPC error object.
+    """
+
+    chain_id: int
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def w3(self) -> Web3: ...
+
+    @property
+    def accounts(self) -> list[ChecksumAddress]: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def rpc_raw(self, method: str, params: list[Any]) -> dict[str, Any]: ...
+
+    def rpc(self, method: str, params: list[Any]) -> Any: ...
+
+    def block_number(self) -> int: ...
+
+    def latest_timestamp(self) -> int: ...
+
+    def mine(self, n: int = 1) -> int: ...
+
+    def set_next_timestamp(self, ts: int) -> None: ...
+
+    def increase_time(self, seconds: int) -> int: ...
+
+    def warp(self, ts: int) -> int: ...
+
+    def snapshot(self) -> str: ...
+
+    def revert(self, snapshot_id: str) -> bool: ...
+
+
+def make_node(kind: NodeKind, *, chain_id: int = DEFAULT_CHAIN_ID) -> EvmTestNode:
+    """A not yet started node of ``kind``: ``with make_node("pyevm") as node: ...``."""
+    if kind == "anvil":
+        return AnvilNode(chain_id=chain_id)
+    if kind == "pyevm":
+        return EvmNode(chain_id=chain_id)
+    raise ValueError(f"unknown node kind {kind!r}; expected one of {NODE_KINDS}")
+
+
 class AnvilError(RuntimeError):
     """anvil is missing, failed to start, or misbehaved."""
-
-
-class RpcError(RuntimeError):
-    """A JSON-RPC call returned an ``error`` object."""
-
-    def __init__(self, method: str, error: dict[str, Any]) -> None:
-        self.method = method
-        self.error = error
-        self.code: int | None = error.get("code")
-        self.message: str = str(error.get("message", ""))
-        self.data: Any = error.get("data")
-        super().__init__(
-            f"{method} failed: code={self.code} message={self.message!r} data={self.data!r}"
-        )
 
 
 def anvil_binary() -> Path:
@@ -264,7 +324,7 @@ class AnvilNode:
         """JSON-RPC call returning ``result``; raises :class:`RpcError` on an ``error``."""
         body = self.rpc_raw(method, params)
         if "error" in body:
-            raise RpcError(method, body["error"])
+            raise RpcError.from_json(body["error"], method=method)
         return body.get("result")
 
     # ------------------------------------------------------------------ chain control
@@ -307,20 +367,8 @@ class AnvilNode:
 # ---------------------------------------------------------------------- contracts
 
 
-def load_artifact(name: str) -> dict[str, Any]:
-    """``tests/contracts/artifacts/<name>.json``: {abi, bytecode, contractName, solcVersion}."""
-    path = ARTIFACTS_DIR / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} missing; run `npm run build:contracts` in {REPO_ROOT} to compile the test "
-            "contracts."
-        )
-    artifact: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return artifact
-
-
 def transact(
-    node: AnvilNode, contract_fn: ContractFunction, *, sender: ChecksumAddress | None = None
+    node: EvmTestNode, contract_fn: ContractFunction, *, sender: ChecksumAddress | None = None
 ) -> TxReceipt:
     """Send ``contract_fn`` as a transaction, wait for its receipt and assert status 1.
 
@@ -335,9 +383,13 @@ def transact(
 
 
 def deploy(
-    node: AnvilNode, name: str, *args: Any, sender: ChecksumAddress | None = None
+    node: EvmTestNode, name: str, *args: Any, sender: ChecksumAddress | None = None
 ) -> Contract:
-    """Deploy artifact ``name`` with constructor ``args`` (from ``accounts[0]`` by default)."""
+    """Deploy contract ``name`` with constructor ``args`` (from ``accounts[0]`` by default).
+
+    Over the node's HTTP JSON-RPC (``node.w3``), whichever node it is; the returned contract is
+    bound to ``node.w3`` too.
+    """
     artifact = load_artifact(name)
     w3 = node.w3
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -350,7 +402,7 @@ def deploy(
 
 
 def deploy_plain_token(
-    node: AnvilNode,
+    node: EvmTestNode,
     name: str = "Plain Token",
     symbol: str = "PLAIN",
     decimals: int = 18,
@@ -362,7 +414,7 @@ def deploy_plain_token(
 
 
 def deploy_backed_token(
-    node: AnvilNode,
+    node: EvmTestNode,
     name: str = "Backed Test xStock",
     symbol: str = "TESTx",
     *,
