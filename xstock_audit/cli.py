@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -68,7 +69,7 @@ def _fail(message: str, code: int, debug: bool) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _progress(enabled: bool) -> object:
+def _progress(enabled: bool) -> Callable[[str], None] | None:
     if not enabled:
         return None
 
@@ -127,7 +128,7 @@ def check(
         reg = registry_mod.load(registry)
         interactive = sys.stderr.isatty() and not quiet
         progress = _progress(interactive)
-        result = audit.run(reg, progress=progress)  # type: ignore[arg-type]
+        result = audit.run(reg, progress=progress)
         to_terminal = output is None and sys.stdout.isatty()
         text = renderer(format.value)(
             result,
@@ -160,6 +161,92 @@ def check(
             EXIT_INCOMPLETE,
             debug,
         )
+
+
+def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
+    _fail(
+        f"error: the local chains need the sandbox extra ({exc.name or exc} is missing); "
+        "install it with: pip install 'xstock-audit[sandbox]'",
+        EXIT_INPUT,
+        debug,
+    )
+
+
+@app.command()
+def demo(
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="Report format: table or json.")
+    ] = Format.table,
+    details: Annotated[
+        bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
+    ] = False,
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Keep the demo registry and attestation files in DIR."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Run a whole audit on embedded local chains: no RPC keys, no Node, no internet.
+
+    Starts a local Ethereum (py-evm) and Solana (LiteSVM) node on 127.0.0.1, seeds a small
+    xStocks-like portfolio (one token deliberately short of custody, multiplier changes
+    scheduled), writes attestation files and a registry, runs the ordinary `check` code
+    path against those URLs and prints the report. Exits 0 when the audit found exactly
+    what was staged (the staged shortfall included), 1 otherwise.
+    """
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        _fail(f"error: --keep {keep}: folder is not empty", EXIT_INPUT, debug)
+    try:
+        from .sandbox.demo import run_demo
+    except ImportError as exc:
+        _sandbox_missing(exc, debug)
+    try:
+        code = run_demo(
+            fmt=format.value,
+            details=details,
+            keep=keep,
+            color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
+            progress=_progress(sys.stderr.isatty()),
+        )
+    except ImportError as exc:
+        _sandbox_missing(exc, debug)
+    except Exception as exc:
+        _fail(f"error: the demo could not run: {type(exc).__name__}: {exc}", 1, debug)
+    raise typer.Exit(code)
+
+
+@app.command()
+def sandbox(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Write the registry and attestations here (default: a temp folder)."
+        ),
+    ] = None,
+    evm_port: Annotated[int, typer.Option(help="Port of the Ethereum node (0: any free one).")] = 0,
+    solana_port: Annotated[
+        int, typer.Option(help="Port of the Solana node (0: any free one).")
+    ] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Start the demo's local chains and keep them up until Ctrl-C.
+
+    Prints the RPC URLs, the registry path and how to rehearse a corporate action: change a
+    Backed token's multiplier with eth_sendTransaction, or a Token-2022 ScaledUiAmount
+    multiplier and the Solana clock with the sandbox's own JSON-RPC methods; then run
+    `xstock-audit check REGISTRY` against it.
+    """
+    try:
+        from .sandbox.demo import run_sandbox
+    except ImportError as exc:
+        _sandbox_missing(exc, debug)
+    try:
+        code = run_sandbox(folder=folder, evm_port=evm_port, solana_port=solana_port)
+    except ImportError as exc:
+        _sandbox_missing(exc, debug)
+    except OSError as exc:
+        _fail(f"error: cannot start the sandbox: {exc}", EXIT_INPUT, debug)
+    raise typer.Exit(code)
 
 
 def _terminal_width() -> int:
