@@ -151,11 +151,18 @@ def test_rpc_error_is_raised(node: EvmTestNode) -> None:
 # ---------------------------------------------------------------------- artifacts
 
 
-@pytest.mark.parametrize("name", ["PlainToken", "BackedAutoFeeToken"])
+@pytest.mark.parametrize("name", ["PlainToken", "BackedAutoFeeToken", "Aggregate3"])
 def test_artifacts_are_well_formed(name: str) -> None:
     artifact = load_artifact(name)  # package data, read through importlib.resources
     assert (ARTIFACTS_DIR / f"{name}.json").is_file()  # where `npm run build:contracts` writes
-    assert sorted(artifact) == ["abi", "bytecode", "contractName", "solcVersion"]
+    assert sorted(artifact) == [
+        "abi",
+        "bytecode",
+        "contractName",
+        "deployedBytecode",
+        "solcVersion",
+    ]
+    assert artifact["deployedBytecode"].startswith("0x60")
     assert artifact["contractName"] == name
     assert artifact["bytecode"].startswith("0x60")
     assert len(artifact["bytecode"]) > 1_000

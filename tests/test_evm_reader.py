@@ -37,7 +37,16 @@ def node(request: pytest.FixtureRequest) -> Iterator[EvmTestNode]:
         yield n
 
 
-def chain(node: EvmTestNode, **kw: object) -> EvmChain:
+@pytest.fixture(params=["multicall", "batch"])
+def via(request: pytest.FixtureRequest) -> str:
+    """Read through Multicall3 aggregate3, or with plain eth_calls in JSON-RPC batches."""
+    mode: str = request.param
+    return mode
+
+
+def chain(node: EvmTestNode, via: str = "multicall", **kw: object) -> EvmChain:
+    if via == "batch":
+        kw.setdefault("multicall", False)
     return EvmChain.model_validate({"type": "evm", "chain_id": 31337, "rpc": [node.url], **kw})
 
 
@@ -54,13 +63,13 @@ def dep(address: str, **kw: object) -> EvmDeployment:
 
 
 @pytest.mark.parametrize("decimals", [18, 6, 0])
-def test_plain_erc20_supply_minus_excluded(node: EvmTestNode, decimals: int) -> None:
+def test_plain_erc20_supply_minus_excluded(node: EvmTestNode, decimals: int, via: str) -> None:
     token = deploy_plain_token(node, decimals=decimals)
     unit = 10**decimals
     transact(node, token.functions.mint(HOLDER, 1000 * unit + 7))
     transact(node, token.functions.mint(TREASURY, 250 * unit))
     transact(node, token.functions.mint(BRIDGE, 3))
-    r = read(chain(node), [dep(token.address, decimals=decimals, exclude=[TREASURY, BRIDGE])])
+    r = read(chain(node, via), [dep(token.address, decimals=decimals, exclude=[TREASURY, BRIDGE])])
     s = r.supplies[token.address]
     assert s.error is None
     assert s.decimals == decimals
@@ -72,13 +81,13 @@ def test_plain_erc20_supply_minus_excluded(node: EvmTestNode, decimals: int) -> 
     assert r.pin.number == node.block_number()
 
 
-def test_read_is_pinned_to_one_block(node: EvmTestNode) -> None:
+def test_read_is_pinned_to_one_block(node: EvmTestNode, via: str) -> None:
     token = deploy_plain_token(node, decimals=6)
     transact(node, token.functions.mint(HOLDER, 5_000_000))
     before = node.block_number()
     transact(node, token.functions.mint(HOLDER, 1_000_000))
-    old = read(chain(node), [dep(token.address)], at=before).supplies[token.address]
-    new = read(chain(node), [dep(token.address)]).supplies[token.address]
+    old = read(chain(node, via), [dep(token.address)], at=before).supplies[token.address]
+    new = read(chain(node, via), [dep(token.address)]).supplies[token.address]
     assert old.total_supply == Decimal("5")
     assert new.total_supply == Decimal("6")
 
@@ -92,7 +101,7 @@ def test_confirmations_read_behind_head(node: EvmTestNode) -> None:
     assert r.supplies[token.address].total_supply == 10
 
 
-def test_backed_multiplier_token(node: EvmTestNode) -> None:
+def test_backed_multiplier_token(node: EvmTestNode, via: str) -> None:
     token = deploy_backed_token(node)
     transact(node, token.functions.mint(HOLDER, 100 * MULTIPLIER_ONE))
     transact(node, token.functions.mint(TREASURY, 40 * MULTIPLIER_ONE))
@@ -107,7 +116,7 @@ def test_backed_multiplier_token(node: EvmTestNode) -> None:
             token.functions.sharesOf(HOLDER).call() + token.functions.sharesOf(TREASURY).call()
         ).call()
     )
-    s = read(chain(node), [dep(token.address, decimals=18, exclude=[TREASURY])]).supplies[
+    s = read(chain(node, via), [dep(token.address, decimals=18, exclude=[TREASURY])]).supplies[
         token.address
     ]
     assert s.error is None
@@ -119,19 +128,19 @@ def test_backed_multiplier_token(node: EvmTestNode) -> None:
     assert s.messages == ()
 
 
-def test_backed_scheduled_multiplier_is_reported(node: EvmTestNode) -> None:
+def test_backed_scheduled_multiplier_is_reported(node: EvmTestNode, via: str) -> None:
     token = deploy_backed_token(node)
     transact(node, token.functions.mint(HOLDER, 10 * MULTIPLIER_ONE))
     activation = node.latest_timestamp() + 3600
     transact(
         node, token.functions.updateMultiplierValue(2 * MULTIPLIER_ONE, MULTIPLIER_ONE, activation)
     )
-    s = read(chain(node), [dep(token.address)]).supplies[token.address]
+    s = read(chain(node, via), [dep(token.address)]).supplies[token.address]
     assert s.multiplier == 1
     assert s.total_supply == 10
     assert len(s.messages) == 1 and "1 -> 2" in s.messages[0]
     node.warp(activation + 1)
-    after = read(chain(node), [dep(token.address)]).supplies[token.address]
+    after = read(chain(node, via), [dep(token.address)]).supplies[token.address]
     assert after.multiplier == 2
     assert after.total_supply == 20
     assert after.messages == ()
@@ -150,11 +159,11 @@ def test_backed_fee_decay_uses_current_multiplier(node: EvmTestNode) -> None:
     assert s.details["multiplier_raw"] == str(token.functions.multiplier().call())
 
 
-def test_errors_are_per_deployment(node: EvmTestNode) -> None:
+def test_errors_are_per_deployment(node: EvmTestNode, via: str) -> None:
     good = deploy_plain_token(node, decimals=6)
     transact(node, good.functions.mint(HOLDER, 1))
     empty = "0x000000000000000000000000000000000000dEaD"
-    r = read(chain(node), [dep(good.address, decimals=8), dep(empty)])
+    r = read(chain(node, via), [dep(good.address, decimals=8), dep(empty)])
     assert "decimals mismatch" in (r.supplies[good.address].error or "")
     assert "no contract" in (r.supplies[empty].error or "")
 

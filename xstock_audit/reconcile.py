@@ -78,6 +78,8 @@ class AuditResult:
     chain_errors: Mapping[str, str]
     tokens: tuple[TokenResult, ...]
     summary: Mapping[Status, int] = field(default_factory=dict)
+    #: HTTP requests each chain's read took (on the endpoint that answered)
+    requests: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -232,4 +234,5 @@ def reconcile(
         chain_errors={name: read.error for name, read in reads.items() if read.error},
         tokens=tuple(tokens),
         summary=summary,
+        requests={name: read.requests for name, read in reads.items()},
     )

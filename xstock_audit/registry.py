@@ -54,6 +54,7 @@ class _ChainBase(_Model):
     rpc: Annotated[list[str], Field(min_length=1)]
     headers: dict[str, str] = Field(default_factory=dict)
     batch_size: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    max_concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 4
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
 
     @field_validator("rpc")
@@ -67,6 +68,19 @@ class EvmChain(_ChainBase):
     chain_id: Annotated[StrictInt, Field(gt=0)]
     confirmations: Annotated[StrictInt, Field(ge=0)] | None = None
     block: Literal["latest", "safe", "finalized"] | None = None
+    #: Multicall3 address (default: the canonical one), or false to use plain eth_calls
+    multicall: str | Literal[False] = "0xcA11bde05977b3631167028862bE2a173976CA11"
+    multicall_chunk: Annotated[StrictInt, Field(ge=1, le=10000)] = 500
+    multicall_bytes: Annotated[StrictInt, Field(ge=1024, le=10_000_000)] = 128 * 1024
+
+    @field_validator("multicall", mode="before")
+    @classmethod
+    def _multicall(cls, v: object) -> object:
+        if v is False:
+            return v
+        if isinstance(v, str):
+            return _evm_address(v)
+        raise ValueError("multicall is a contract address or false")
 
     @model_validator(mode="after")
     def _one_pin(self) -> EvmChain:

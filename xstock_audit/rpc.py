@@ -68,6 +68,7 @@ class Endpoint:
         retries: int = 2,
         backoff: float = 0.2,
         batch_size: int = 100,
+        max_concurrency: int = 4,
     ) -> None:
         self._url = url
         self.shown = redact.register_url(url)
@@ -81,6 +82,7 @@ class Endpoint:
         self.batch_size = batch_size
         self.stats = Stats()
         self._next_id = 1
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     # -- wire ---------------------------------------------------------------------------
 
@@ -91,9 +93,10 @@ class Endpoint:
             retry_after: float | None = None
             try:
                 self.stats.http_requests += 1
-                resp = await self._client.post(
-                    self._url, content=body, headers=self._headers, timeout=self._timeout
-                )
+                async with self._slots:
+                    resp = await self._client.post(
+                        self._url, content=body, headers=self._headers, timeout=self._timeout
+                    )
                 if resp.status_code == 413:
                     raise BatchTooLarge(f"{self.shown}: HTTP 413 request too large")
                 if resp.status_code == 429 or resp.status_code >= 500:

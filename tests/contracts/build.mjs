@@ -1,5 +1,6 @@
 // Compile every tests/contracts/*.sol with the pinned npm `solc` (see package.json) and write
-// xstock_audit/sandbox/contracts/<ContractName>.json = {abi, bytecode, contractName, solcVersion}
+// xstock_audit/sandbox/contracts/<ContractName>.json =
+// {abi, bytecode, contractName, deployedBytecode, solcVersion}
 // (package data: the sandbox's local Ethereum node deploys them, and so do the tests).
 // Output is deterministic: sorted keys, 2-space indent, trailing newline.
 // Usage: npm run build:contracts   (or: node tests/contracts/build.mjs)
@@ -29,7 +30,7 @@ const input = {
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: EVM_VERSION,
-    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
   },
 };
 
@@ -59,7 +60,14 @@ for (const file of files) {
   for (const [contractName, contract] of Object.entries(output.contracts[file] ?? {}).sort()) {
     const bytecode = contract.evm.bytecode.object;
     if (!bytecode) continue; // interfaces / abstract contracts
-    const artifact = sortKeys({ abi: contract.abi, bytecode: `0x${bytecode}`, contractName, solcVersion });
+    const deployedBytecode = `0x${contract.evm.deployedBytecode.object}`;
+    const artifact = sortKeys({
+      abi: contract.abi,
+      bytecode: `0x${bytecode}`,
+      contractName,
+      deployedBytecode,
+      solcVersion,
+    });
     const path = join(outDir, `${contractName}.json`);
     writeFileSync(path, `${JSON.stringify(artifact, null, 2)}\n`);
     console.log(`wrote ${path} (${bytecode.length / 2} bytes, solc ${solcVersion}, evm ${EVM_VERSION})`);

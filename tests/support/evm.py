@@ -39,6 +39,7 @@ __all__ = [
     "ANVIL_BINARY_ENV",
     "ARTIFACTS_DIR",
     "DEFAULT_CHAIN_ID",
+    "MULTICALL3_ADDRESS",
     "MULTIPLIER_ONE",
     "NODE_KINDS",
     "REPO_ROOT",
@@ -65,6 +66,7 @@ ANVIL_RELATIVE_PATH = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 #: Set to an anvil executable to bypass the node_modules lookup.
 ANVIL_BINARY_ENV = "XSTOCK_AUDIT_ANVIL"
 DEFAULT_CHAIN_ID = 31337
+MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 MULTIPLIER_ONE = 10**18  # 1e18 precision of the Backed auto-fee multiplier and fee
 
 
@@ -122,12 +124,17 @@ class EvmTestNode(Protocol):
     def revert(self, snapshot_id: str) -> bool: ...
 
 
-def make_node(kind: NodeKind, *, chain_id: int = DEFAULT_CHAIN_ID) -> EvmTestNode:
-    """A not yet started node of ``kind``: ``with make_node("pyevm") as node: ...``."""
+def make_node(
+    kind: NodeKind, *, chain_id: int = DEFAULT_CHAIN_ID, multicall: bool = True
+) -> EvmTestNode:
+    """A not yet started node of ``kind``: ``with make_node("pyevm") as node: ...``.
+
+    ``multicall`` puts Multicall3-compatible code at the canonical address, as real chains
+    have it."""
     if kind == "anvil":
-        return AnvilNode(chain_id=chain_id)
+        return AnvilNode(chain_id=chain_id, multicall=multicall)
     if kind == "pyevm":
-        return EvmNode(chain_id=chain_id)
+        return EvmNode(chain_id=chain_id, multicall=multicall)
     raise ValueError(f"unknown node kind {kind!r}; expected one of {NODE_KINDS}")
 
 
@@ -164,7 +171,9 @@ class AnvilNode:
         timestamp: int | None = None,
         startup_timeout: float = 20.0,
         extra_args: tuple[str, ...] = (),
+        multicall: bool = True,
     ) -> None:
+        self.multicall = multicall
         self.chain_id = chain_id
         self.genesis_timestamp = timestamp
         self.startup_timeout = startup_timeout
@@ -209,6 +218,9 @@ class AnvilNode:
             else:
                 self._accounts = [Web3.to_checksum_address(a) for a in self.rpc("eth_accounts", [])]
                 self.w3.eth.default_account = self._accounts[0]
+                if self.multicall:  # real chains have Multicall3 there; anvil has nothing
+                    code = load_artifact("Aggregate3")["deployedBytecode"]
+                    self.rpc("anvil_setCode", [MULTICALL3_ADDRESS, code])
                 return self
         assert last_error is not None
         raise last_error

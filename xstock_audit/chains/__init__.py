@@ -59,6 +59,8 @@ class ChainRead:
     supplies: Mapping[str, DeploymentSupply]
     error: str | None = None
     messages: tuple[str, ...] = ()
+    #: HTTP requests the read took on the endpoint that answered
+    requests: int = 0
 
 
 class ChainReader(Protocol):

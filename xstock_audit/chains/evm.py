@@ -1,10 +1,18 @@
 """EVM reader: ERC-20 and Backed multiplier tokens over JSON-RPC.
 
-Per endpoint, in order: `eth_chainId` must equal the registry's `chain_id`; the block is
-pinned (head - confirmations, or the `finalized`/`safe`/`latest` tag resolved to a number);
-then one batch of `eth_getCode` + `eth_call`s, all at that block: `decimals()`,
-`totalSupply()`, `balanceOf(x)` per excluded holder, and the Backed multiplier views
-(a plain ERC-20 reverts on them). If an endpoint fails, the whole read moves to the next.
+Per endpoint, two HTTP requests in the usual case, each one JSON-RPC batch:
+
+1. `eth_chainId` (must equal the registry's `chain_id`), the pin (`eth_getBlockByNumber` of
+   the block tag, or `eth_blockNumber` for head - confirmations) and `eth_getCode` of
+   Multicall3 (unless the chain turns it off).
+2. Every value of every deployment at the pinned block: `decimals()`, `totalSupply()`,
+   `balanceOf(x)` per excluded holder and the Backed multiplier views (a plain ERC-20
+   reverts on them), packed into Multicall3 `aggregate3` calls with `allowFailure` -- so one
+   bad token can't sink the rest -- chunked by call count and calldata size. A chunk that
+   fails as too large or out of gas is split in two and retried. Without Multicall3 the
+   same calls go as plain `eth_call`s in JSON-RPC batches.
+
+If an endpoint fails, the whole read moves to the next one.
 """
 
 from __future__ import annotations
@@ -22,24 +30,35 @@ from ..errors import RpcError
 from ..registry import Deployment, EvmChain, EvmDeployment
 from ..rpc import Call, Endpoint
 from . import ChainRead, DeploymentSupply, Pin, failed
+from . import multicall as mc
 
 WAD = 10**18
+#: eth_call errors that mean "this chunk is too big": split it and try again.
+SPLIT_HINTS = ("out of gas", "gas required exceeds", "gas limit", "too large", "exceeds")
 
 
-def selector(signature: str) -> str:
-    from eth_utils.abi import function_signature_to_4byte_selector
+# 4-byte selectors (keccak of the signature; tests recompute them with eth-utils)
+SEL_DECIMALS = bytes.fromhex("313ce567")
+SEL_TOTAL_SUPPLY = bytes.fromhex("18160ddd")
+SEL_BALANCE_OF = bytes.fromhex("70a08231")
+SEL_MULTIPLIER = bytes.fromhex("1b3ed722")
+SEL_CURRENT_MULTIPLIER = bytes.fromhex("2b63c300")
+SEL_NEW_MULTIPLIER = bytes.fromhex("60638067")
+SEL_ACTIVATION = bytes.fromhex("5416d876")
 
-    return "0x" + bytes(function_signature_to_4byte_selector(signature)).hex()
+
+@dataclass(frozen=True)
+class Failure:
+    """A call that did not return data."""
+
+    message: str
+    revert: bool = False
 
 
-def _encode_address_arg(address: str) -> str:
-    return address[2:].lower().rjust(64, "0")
+CallResult = bytes | Failure
 
 
-def _uint(result: Any) -> int:
-    if not isinstance(result, str) or not result.startswith("0x"):
-        raise ValueError("reply is not hex data")
-    data = bytes.fromhex(result[2:])
+def _uint(data: bytes) -> int:
     if len(data) < 32:
         raise ValueError(f"returned {len(data)} bytes, expected 32")
     return int.from_bytes(data[:32], "big")
@@ -51,11 +70,21 @@ def _quantity(result: Any) -> int:
     return int(result, 16)
 
 
+def _hex_bytes(result: Any) -> bytes:
+    if not isinstance(result, str) or not result.startswith("0x"):
+        raise ValueError("eth_call reply is not hex data")
+    return bytes.fromhex(result[2:])
+
+
+def _is_split_error(exc: RpcError) -> bool:
+    text = exc.message.lower()
+    return any(h in text for h in SPLIT_HINTS)
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """Where each value of one deployment sits in the batch."""
+    """Where each value of one deployment sits in the call list."""
 
-    code: int
     decimals: int
     total_supply: int
     balances: tuple[int, ...]
@@ -76,6 +105,7 @@ class EvmReader:
                 headers=chain.headers,
                 timeout=chain.timeout,
                 batch_size=chain.batch_size,
+                max_concurrency=chain.max_concurrency,
             )
             for url in chain.rpc
         ]
@@ -90,103 +120,219 @@ class EvmReader:
                 errors.append(exc.message)
         return failed(self.name, evm, "; ".join(errors) or "no RPC endpoint")
 
-    async def _pin(self, ep: Endpoint, at: int | None) -> tuple[int, int]:
-        """Return (block number, block timestamp)."""
-        if at is not None:
-            tag: str = hex(at)
-        elif self.chain.confirmations is not None:
-            head = _quantity(await ep.call("eth_blockNumber"))
-            tag = hex(max(0, head - self.chain.confirmations))
-        else:
-            tag = self.chain.block or "latest"
-        block = await ep.call("eth_getBlockByNumber", [tag, False])
-        if not isinstance(block, dict):
-            raise RpcError(f"{ep.shown}: block {tag} not found")
-        return _quantity(block.get("number")), _quantity(block.get("timestamp"))
+    # -- round trip 1: identity, pin, Multicall3 -------------------------------------------
 
-    async def _read(self, ep: Endpoint, deps: Sequence[EvmDeployment], at: int | None) -> ChainRead:
-        chain_id = _quantity(await ep.call("eth_chainId"))
+    async def _identify(self, ep: Endpoint, at: int | None) -> tuple[int, int | None, bool]:
+        """Check the chain id; return (pinned block, its timestamp if known, multicall?)."""
+        calls = [Call("eth_chainId")]
+        if at is None and self.chain.confirmations is not None:
+            calls.append(Call("eth_blockNumber"))
+        elif at is None:
+            calls.append(Call("eth_getBlockByNumber", [self.chain.block or "latest", False]))
+        multicall = self.chain.multicall
+        if multicall:
+            calls.append(Call("eth_getCode", [multicall, "latest"]))
+        replies = await ep.batch(calls)
+        for r in replies:
+            if isinstance(r, RpcError):
+                raise r
+        try:
+            chain_id = _quantity(replies[0])
+        except ValueError as exc:
+            raise RpcError(f"{ep.shown}: eth_chainId: {exc}") from None
         if chain_id != self.chain.chain_id:
             raise RpcError(
                 f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
                 f"{self.chain.chain_id} (wrong network?)"
             )
-        number, timestamp = await self._pin(ep, at)
-        block = hex(number)
-        when = datetime.fromtimestamp(timestamp, UTC)
+        timestamp: int | None = None
+        try:
+            if at is not None:
+                number = at
+            elif self.chain.confirmations is not None:
+                number = max(0, _quantity(replies[1]) - self.chain.confirmations)
+            else:
+                block = replies[1]
+                if not isinstance(block, dict):
+                    raise RpcError(f"{ep.shown}: block {self.chain.block or 'latest'} not found")
+                number = _quantity(block.get("number"))
+                timestamp = _quantity(block.get("timestamp"))
+        except ValueError as exc:
+            raise RpcError(f"{ep.shown}: malformed block reply: {exc}") from None
+        has_multicall = bool(multicall) and replies[-1] not in ("0x", "0x0", None, "")
+        return number, timestamp, has_multicall
 
-        calls: list[Call] = []
+    # -- round trip 2: every value at the pinned block -------------------------------------
 
-        def add(method: str, *params: Any) -> int:
-            calls.append(Call(method, [*params, block]))
-            return len(calls) - 1
+    async def _read(self, ep: Endpoint, deps: Sequence[EvmDeployment], at: int | None) -> ChainRead:
+        number, timestamp, has_multicall = await self._identify(ep, at)
+        targets: list[tuple[str, bytes]] = []
 
-        def call(to: str, signature: str, arg: str = "") -> int:
-            return add("eth_call", {"to": to, "data": selector(signature) + arg})
+        def call(to: str, data: bytes) -> int:
+            targets.append((to, data))
+            return len(targets) - 1
 
-        plan = [
+        plans = [
             _Plan(
-                code=add("eth_getCode", d.address),
-                decimals=call(d.address, "decimals()"),
-                total_supply=call(d.address, "totalSupply()"),
+                decimals=call(d.address, SEL_DECIMALS),
+                total_supply=call(d.address, SEL_TOTAL_SUPPLY),
                 balances=tuple(
-                    call(d.address, "balanceOf(address)", _encode_address_arg(x)) for x in d.exclude
+                    call(d.address, SEL_BALANCE_OF + bytes.fromhex(x[2:]).rjust(32, b"\x00"))
+                    for x in d.exclude
                 ),
-                multiplier=call(d.address, "multiplier()"),
-                current_multiplier=call(d.address, "getCurrentMultiplier()"),
-                new_multiplier=call(d.address, "newMultiplier()"),
-                activation=call(d.address, "newMultiplierActivationTime()"),
+                multiplier=call(d.address, SEL_MULTIPLIER),
+                current_multiplier=call(d.address, SEL_CURRENT_MULTIPLIER),
+                new_multiplier=call(d.address, SEL_NEW_MULTIPLIER),
+                activation=call(d.address, SEL_ACTIVATION),
             )
             for d in deps
         ]
-
-        results = await ep.batch(calls)
+        results: list[CallResult] | None = None
+        if has_multicall and self.chain.multicall:
+            clock = -1
+            if timestamp is None:
+                clock = call(self.chain.multicall, mc.GET_CURRENT_BLOCK_TIMESTAMP)
+            results = await self._multicall(ep, self.chain.multicall, targets, hex(number))
+            if results is not None and clock >= 0:
+                stamp = results[clock]
+                if isinstance(stamp, Failure):
+                    raise RpcError(f"{ep.shown}: getCurrentBlockTimestamp(): {stamp.message}")
+                timestamp = _uint(stamp)
+        if results is None:  # no Multicall3 (at this block): plain eth_calls
+            if timestamp is None:
+                block = await ep.call("eth_getBlockByNumber", [hex(number), False])
+                if not isinstance(block, dict):
+                    raise RpcError(f"{ep.shown}: block {number} not found")
+                timestamp = _quantity(block.get("timestamp"))
+            results = await self._batched(ep, targets, hex(number))
+        assert timestamp is not None
         supplies = {
-            d.key: self._supply(d, entry, results, number, timestamp)
-            for d, entry in zip(deps, plan, strict=True)
+            d.key: self._supply(d, plan, results, number, timestamp)
+            for d, plan in zip(deps, plans, strict=True)
         }
         return ChainRead(
             chain=self.name,
-            pin=Pin(self.name, "evm", number, when, ep.shown),
+            pin=Pin(self.name, "evm", number, datetime.fromtimestamp(timestamp, UTC), ep.shown),
             supplies=supplies,
+            requests=ep.stats.http_requests,
         )
+
+    def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int]]:
+        """[start, end) ranges within the call-count and calldata-size limits."""
+        out: list[tuple[int, int]] = []
+        start, size = 0, 0
+        for i, (_to, data) in enumerate(targets):
+            item = mc.encoded_size(len(data))
+            if i > start and (
+                i - start >= self.chain.multicall_chunk or size + item > self.chain.multicall_bytes
+            ):
+                out.append((start, i))
+                start, size = i, 0
+            size += item
+        if start < len(targets):
+            out.append((start, len(targets)))
+        return out
+
+    async def _multicall(
+        self, ep: Endpoint, address: str, targets: Sequence[tuple[str, bytes]], block: str
+    ) -> list[CallResult] | None:
+        """Run calls through aggregate3; None when Multicall3 has no code at `block`."""
+        results: list[CallResult] = [Failure("not run")] * len(targets)
+        pending = self._chunks(targets)
+        while pending:
+            replies = await ep.batch(
+                [
+                    Call(
+                        "eth_call",
+                        [
+                            {
+                                "to": address,
+                                "data": "0x" + mc.encode_aggregate3(targets[a:b]).hex(),
+                            },
+                            block,
+                        ],
+                    )
+                    for a, b in pending
+                ]
+            )
+            retry: list[tuple[int, int]] = []
+            for (a, b), reply in zip(pending, replies, strict=True):
+                if isinstance(reply, RpcError):
+                    if b - a > 1 and (_is_split_error(reply) or reply.transient):
+                        mid = (a + b) // 2
+                        retry += [(a, mid), (mid, b)]
+                        continue
+                    for i in range(a, b):
+                        results[i] = Failure(f"aggregate3: {reply.message}")
+                    continue
+                try:
+                    data = _hex_bytes(reply)
+                    if not data:
+                        return None  # no contract at the Multicall3 address at this block
+                    decoded = mc.decode_aggregate3(data, b - a)
+                except ValueError as exc:
+                    raise RpcError(f"{ep.shown}: malformed aggregate3 reply: {exc}") from None
+                for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
+                    results[i] = ret if ok else Failure("execution reverted", revert=True)
+            pending = retry
+        return results
+
+    async def _batched(
+        self, ep: Endpoint, targets: Sequence[tuple[str, bytes]], block: str
+    ) -> list[CallResult]:
+        replies = await ep.batch(
+            [
+                Call("eth_call", [{"to": to, "data": "0x" + data.hex()}, block])
+                for to, data in targets
+            ]
+        )
+        out: list[CallResult] = []
+        for r in replies:
+            if isinstance(r, RpcError):
+                out.append(Failure(r.message, revert=r.is_revert))
+                continue
+            try:
+                out.append(_hex_bytes(r))
+            except ValueError as exc:
+                out.append(Failure(str(exc)))
+        return out
+
+    # -- interpretation ---------------------------------------------------------------------
 
     def _supply(
         self,
         d: EvmDeployment,
-        entry: _Plan,
-        results: list[Any],
+        plan: _Plan,
+        results: Sequence[CallResult],
         number: int,
         timestamp: int,
     ) -> DeploymentSupply:
         def err(message: str) -> DeploymentSupply:
             return DeploymentSupply(self.name, d.address, error=message)
 
-        def get(i: int, what: str) -> int:
+        def value(i: int, what: str) -> int:
             r = results[i]
-            if isinstance(r, RpcError):
-                raise r
+            if isinstance(r, Failure):
+                text = r.message
+                if r.revert:
+                    text = f"{what} reverted; is {d.address} an ERC-20 token?"
+                raise ValueError(text)
             try:
                 return _uint(r)
             except ValueError as exc:
-                raise RpcError(f"{what}: {exc}") from None
+                raise ValueError(f"{what}: {exc}") from None
 
-        code = results[entry.code]
-        if isinstance(code, RpcError):
-            return err(code.message)
-        if code in ("0x", "0x0", None):
+        first = results[plan.decimals]
+        if isinstance(first, bytes) and not first:
             return err(f"no contract at {d.address} on {self.name} at block {number}")
         try:
-            decimals = get(entry.decimals, "decimals()")
-            total_raw = get(entry.total_supply, "totalSupply()")
+            decimals = value(plan.decimals, "decimals()")
+            total_raw = value(plan.total_supply, "totalSupply()")
             balances = [
-                get(i, f"balanceOf({x})") for i, x in zip(entry.balances, d.exclude, strict=True)
+                value(i, f"balanceOf({x})") for i, x in zip(plan.balances, d.exclude, strict=True)
             ]
-        except RpcError as exc:
-            text = exc.message
-            if exc.is_revert:
-                text = f"call reverted ({text}); is {d.address} an ERC-20 token?"
-            return err(text)
+        except ValueError as exc:
+            return err(str(exc))
         if decimals > 77:
             return err(f"decimals() returned {decimals}, not a plausible ERC-20 value")
         if d.decimals is not None and d.decimals != decimals:
@@ -195,23 +341,19 @@ class EvmReader:
         messages: list[str] = []
         multiplier = Decimal(1)
         details: dict[str, str] = {}
-        mult_result = results[entry.multiplier]
-        if isinstance(mult_result, RpcError):
-            if not mult_result.is_revert:
-                return err(f"multiplier(): {mult_result.message}")
-            # A plain ERC-20: it has no multiplier() and reverts.
-        else:
+        stored_result = results[plan.multiplier]
+        if isinstance(stored_result, bytes) and len(stored_result) >= 32:
             try:
-                stored = _uint(mult_result)
-                new_mult = get(entry.new_multiplier, "newMultiplier()")
-                activation = get(entry.activation, "newMultiplierActivationTime()")
-            except (RpcError, ValueError) as exc:
+                stored = _uint(stored_result)
+                new_mult = value(plan.new_multiplier, "newMultiplier()")
+                activation = value(plan.activation, "newMultiplierActivationTime()")
+            except ValueError as exc:
                 return err(f"multiplier token with unreadable multiplier views: {exc}")
             # multiplier() is the stored value; getCurrentMultiplier() includes the management
             # fee decayed since the last update, as totalSupply()/balanceOf() do.
-            current = results[entry.current_multiplier]
+            current = results[plan.current_multiplier]
             try:
-                in_force = stored if isinstance(current, RpcError) else _uint(current)
+                in_force = stored if isinstance(current, Failure) else _uint(current)
             except ValueError as exc:
                 return err(f"getCurrentMultiplier(): {exc}")
             multiplier = amounts.scale(in_force, 18)
@@ -228,6 +370,9 @@ class EvmReader:
                     f"{amounts.fmt_short(amounts.scale(stored, 18))} -> "
                     f"{amounts.fmt_short(amounts.scale(new_mult, 18))} at {at}"
                 )
+        elif isinstance(stored_result, Failure) and not stored_result.revert:
+            return err(f"multiplier(): {stored_result.message}")
+        # else: a plain ERC-20 -- multiplier() reverted or returned nothing
 
         excluded_raw = sum(balances)
         if excluded_raw > total_raw:

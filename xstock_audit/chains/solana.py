@@ -92,6 +92,7 @@ class SolanaReader:
                 headers=chain.headers,
                 timeout=chain.timeout,
                 batch_size=chain.batch_size,
+                max_concurrency=chain.max_concurrency,
             )
             for url in chain.rpc
         ]
@@ -169,6 +170,7 @@ class SolanaReader:
             chain=self.name,
             pin=Pin(self.name, "solana", slot, when, ep.shown),
             supplies=supplies,
+            requests=ep.stats.http_requests,
         )
 
     async def _snapshot(

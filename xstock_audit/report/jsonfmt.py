@@ -65,10 +65,14 @@ def document(result: AuditResult) -> dict[str, Any]:
     for name, pin in result.pins.items():
         if pin is None:
             chains[name] = {"error": result.chain_errors.get(name, "not read")}
-        elif pin.kind == "evm":
-            chains[name] = {"block": pin.number, "time": iso(pin.time), "rpc": pin.rpc}
-        else:
-            chains[name] = {"slot": pin.number, "time": iso(pin.time), "rpc": pin.rpc}
+            continue
+        unit = "block" if pin.kind == "evm" else "slot"
+        chains[name] = {
+            unit: pin.number,
+            "time": iso(pin.time),
+            "rpc": pin.rpc,
+            "requests": result.requests.get(name, 0),
+        }
     return {
         "schema": SCHEMA,
         "generated_at": iso(result.generated_at.replace(microsecond=0)),

@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_CHAIN_ID",
     "DEV_HD_PATH",
     "DEV_MNEMONIC",
+    "MULTICALL3_ADDRESS",
     "EvmNode",
     "RpcError",
     "SandboxUnavailable",
@@ -66,6 +67,7 @@ __all__ = [
 
 #: anvil's and hardhat's default chain id.
 DEFAULT_CHAIN_ID: Final = 31337
+MULTICALL3_ADDRESS: Final = "0xcA11bde05977b3631167028862bE2a173976CA11"
 #: The public development mnemonic anvil and hardhat fund by default (not a secret).
 DEV_MNEMONIC: Final = "test test test test test test test test test test test junk"
 DEV_HD_PATH: Final = "m/44'/60'/0'/0"
@@ -235,7 +237,13 @@ def _decode_error_string(data: bytes) -> str | None:
 
 
 def _build_tester(
-    chain_id: int, timestamp: int | None, account_count: int, balance: int, clock: _Clock
+    chain_id: int,
+    timestamp: int | None,
+    account_count: int,
+    balance: int,
+    clock: _Clock,
+    *,
+    multicall: bool = True,
 ) -> Any:
     """An EthereumTester over a PyEVMBackend whose chain has `chain_id` and follows `clock`."""
     ethereum_tester_cls, backend_cls, transaction_failed = _import_tester()
@@ -280,6 +288,14 @@ def _build_tester(
 
     keys = _dev_account_keys(account_count)
     genesis_state = generate_genesis_state_for_keys(keys, overrides={"balance": balance})
+    if multicall:  # Multicall3-compatible code at the canonical address, as on real chains
+        code = bytes.fromhex(load_artifact("Aggregate3")["deployedBytecode"][2:])
+        genesis_state[bytes.fromhex(MULTICALL3_ADDRESS[2:])] = {
+            "balance": 0,
+            "nonce": 1,
+            "code": code,
+            "storage": {},
+        }
     genesis_params = None
     if timestamp is not None:
         genesis_params = backend_cls.generate_genesis_params(overrides={"timestamp": timestamp})
@@ -581,6 +597,7 @@ class EvmNode:
         accounts: int = DEFAULT_ACCOUNT_COUNT,
         balance: int = DEFAULT_ACCOUNT_BALANCE,
         max_request_body_bytes: int = MAX_REQUEST_BODY_BYTES,
+        multicall: bool = True,
     ) -> None:
         for name in _QUIET_LOGGERS:
             logger = logging.getLogger(name)
@@ -594,7 +611,9 @@ class EvmNode:
         self._clock = _Clock()
         if timestamp is not None:  # like anvil --timestamp: later blocks count on from there
             self._clock.offset = timestamp - int(time.time())
-        self.tester: Any = _build_tester(self.chain_id, timestamp, accounts, balance, self._clock)
+        self.tester: Any = _build_tester(
+            self.chain_id, timestamp, accounts, balance, self._clock, multicall=multicall
+        )
         endpoints = _api_endpoints(self.chain_id)
         # The raw pipeline: web3's eth-tester request/result formatting and nothing else.
         self._pipe_w3 = Web3(_LockedTesterProvider(self.tester, endpoints, self.lock))

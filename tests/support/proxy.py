@@ -1,0 +1,130 @@
+"""A JSON-RPC HTTP proxy on 127.0.0.1 for tests and benchmarks.
+
+It forwards every POST to an upstream node and can add latency, count requests (and the
+JSON-RPC methods inside them), and inject faults a real node can't produce on demand: a
+`fault` hook sees each request body and may answer in the node's place.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+
+@dataclass
+class Reply:
+    """What a fault hook answers instead of the upstream node."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+    delay: float = 0.0
+    close: bool = False  # drop the connection without an answer
+
+
+FaultHook = Callable[[Any], Reply | None]
+
+
+class RpcProxy:
+    def __init__(
+        self, upstream: str, *, delay: float = 0.0, fault: FaultHook | None = None
+    ) -> None:
+        self.upstream = upstream
+        self.delay = delay
+        self.fault = fault
+        self.requests = 0
+        self.methods: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._client = httpx.Client(timeout=120)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "proxy not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = 0
+            self.methods.clear()
+
+    def start(self) -> Self:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                try:
+                    payload: Any = json.loads(body)
+                except ValueError:
+                    payload = None
+                with proxy._lock:
+                    proxy.requests += 1
+                    for item in payload if isinstance(payload, list) else [payload]:
+                        if isinstance(item, dict):
+                            proxy.methods[str(item.get("method"))] += 1
+                if proxy.delay:
+                    time.sleep(proxy.delay)
+                reply = proxy.fault(payload) if proxy.fault else None
+                if reply is None:
+                    upstream = proxy._client.post(
+                        proxy.upstream, content=body, headers={"content-type": "application/json"}
+                    )
+                    reply = Reply(upstream.status_code, upstream.content)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.close:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.send_response(reply.status)
+                for k, v in (reply.headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def json_reply(obj: Any, status: int = 200) -> Reply:
+    return Reply(status=status, body=json.dumps(obj).encode())

@@ -1,0 +1,227 @@
+"""Request counts are behaviour: measured through a counting proxy in front of real nodes.
+
+An issuer of N tokens x (EVM + Solana) x K excluded holders is read in two HTTP requests
+per chain (one JSON-RPC batch each); Multicall3 chunks that fail as too large are split,
+batches a node refuses as too large are halved, and a chain without Multicall3 falls back
+to plain eth_calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support.evm import AnvilNode
+from support.proxy import Reply, RpcProxy, json_reply
+from support.world import World, build
+
+from xstock_audit.sandbox.solana_node import SolanaNode
+
+CLI = str(Path(sys.executable).with_name("xstock-audit"))
+N, K = 25, 3
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[tuple[AnvilNode, SolanaNode]]:
+    with AnvilNode() as evm, SolanaNode() as sol:
+        yield evm, sol
+
+
+def world(
+    tmp: Path,
+    nodes: tuple[AnvilNode, SolanaNode],
+    evm_proxy: RpcProxy,
+    sol_proxy: RpcProxy,
+    *,
+    evm_settings: str = "",
+    solana_settings: str = "",
+    n: int = N,
+) -> World:
+    evm, sol = nodes
+    return build(
+        tmp,
+        evm_url=evm_proxy.url,
+        evm_node_url=evm.url,
+        evm_sender=evm.accounts[0],
+        chain_id=evm.chain_id,
+        solana=sol,
+        solana_url=sol_proxy.url,
+        n=n,
+        k=K,
+        evm_settings=evm_settings,
+        solana_settings=solana_settings,
+    )
+
+
+def check(w: World) -> dict[str, Any]:
+    p = subprocess.run(
+        [CLI, "check", str(w.registry), "-f", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=300,
+    )
+    doc: dict[str, Any] = json.loads(p.stdout)
+    assert p.returncode == doc["exit_code"]
+    return doc
+
+
+def assert_all_backed(w: World, doc: dict[str, Any]) -> None:
+    bad = [
+        (t["symbol"], t["status"], [(d["circulating"], d["error"]) for d in t["deployments"]])
+        for t in doc["tokens"]
+        if t["status"] != "BACKED"
+    ]
+    assert not bad, bad[:3]
+    assert doc["summary"]["BACKED"] == w.n
+    for t in doc["tokens"]:
+        assert Decimal(t["onchain"]) == w.onchain[t["symbol"]]
+
+
+def test_two_requests_per_chain(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+    evm, sol = nodes
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url) as sp:
+        w = world(tmp_path, nodes, ep, sp)
+        ep.reset()
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        assert doc["exit_code"] == 0
+        assert ep.requests == 2, ep.methods
+        assert sp.requests == 2, sp.methods
+        # EVM: chain id + pin + Multicall3 probe, then every value in aggregate3 chunks
+        assert ep.methods["eth_chainId"] == 1 and ep.methods["eth_getCode"] == 1
+        calls_per_token = 2 + K + 4  # decimals, totalSupply, K balances, 4 multiplier views
+        expected_chunks = -(-(N * calls_per_token + 0) // 500)
+        assert ep.methods["eth_call"] == expected_chunks
+        # Solana: excluded owners once per owner and token program, one snapshot
+        assert sp.methods["getTokenAccountsByOwner"] == K * 2
+        keys = 1 + N + N * K  # clock + mints + the owners' accounts of these mints
+        assert sp.methods["getMultipleAccounts"] == -(-keys // 100)
+        assert doc["chains"]["evm"]["requests"] == 2
+
+
+def test_small_chunks_stay_in_one_batch_and_small_batches_cost_requests(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+) -> None:
+    evm, sol = nodes
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url) as sp:
+        w = world(
+            tmp_path,
+            nodes,
+            ep,
+            sp,
+            evm_settings="multicall_chunk: 10\nbatch_size: 7",
+            solana_settings="batch_size: 1",
+        )
+        ep.reset()
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        chunks = -(-(N * (2 + K + 4)) // 10)
+        assert ep.methods["eth_call"] == chunks
+        assert ep.requests == 1 + -(-chunks // 7)
+        keys = 1 + N + N * K
+        assert sp.requests == 2 * K + -(-keys // 100)  # every call alone
+
+
+def test_failed_chunks_are_split(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+    """A node whose gas cap refuses aggregate3 calls of more than 40 inner calls."""
+    evm, sol = nodes
+
+    def out_of_gas(payload: Any) -> Reply | None:
+        if not isinstance(payload, list) or not any(
+            isinstance(c, dict) and c.get("method") == "eth_call" for c in payload
+        ):
+            return None
+        replies = []
+        upstream = httpx.post(evm.url, json=payload).json()
+        by_id = {r["id"]: r for r in upstream}
+        for c in payload:
+            data = c["params"][0]["data"] if c.get("method") == "eth_call" else ""
+            inner = int(data[2 + 8 + 64 : 2 + 8 + 128], 16) if len(data) > 138 else 0
+            if inner > 40:
+                replies.append(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": c["id"],
+                        "error": {"code": -32000, "message": "out of gas"},
+                    }
+                )
+            else:
+                replies.append(by_id[c["id"]])
+        return json_reply(replies)
+
+    with RpcProxy(evm.url, fault=out_of_gas) as ep, RpcProxy(sol.url) as sp:
+        w = world(tmp_path, nodes, ep, sp, evm_settings="multicall_chunk: 200")
+        ep.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        # 225 calls in 2 chunks (200 + 25): 200 -> 100 -> 50 -> 25 (all under 40)
+        assert ep.requests == 5
+
+
+def test_batch_too_large_is_halved(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+    evm, sol = nodes
+
+    def cap(payload: Any) -> Reply | None:
+        if isinstance(payload, list) and len(payload) > 20:
+            return json_reply(
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": -32600, "message": "batch too large"},
+                }
+            )
+        return None
+
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url, fault=cap) as sp:
+        w = world(tmp_path, nodes, ep, sp, n=30)
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        # round 2 holds 2 getMultipleAccounts calls; round 1 holds 6 owner calls: both fit.
+        assert sp.requests == 2
+    with RpcProxy(evm.url, fault=cap) as ep, RpcProxy(sol.url) as sp:
+        w = world(tmp_path / "b", nodes, ep, sp, n=30, evm_settings="multicall: false")
+        ep.reset()
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        assert sp.requests == 2
+        # 270 plain eth_calls in batches of 100; the proxy refuses more than 20 a batch:
+        # 100 -> 50 -> 25 -> 12 is three refusals, then ceil(270 / 12) = 23 batches
+        assert ep.requests == 1 + 3 + 23
+
+
+def test_no_multicall_falls_back_to_batches(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+) -> None:
+    _, sol = nodes
+    with AnvilNode(multicall=False) as bare, RpcProxy(bare.url) as ep, RpcProxy(sol.url) as sp:
+        w = build(
+            tmp_path,
+            evm_url=ep.url,
+            evm_node_url=bare.url,
+            evm_sender=bare.accounts[0],
+            chain_id=bare.chain_id,
+            solana=sol,
+            solana_url=sp.url,
+            n=N,
+            k=K,
+        )
+        ep.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        # probe finds no code: the values go as plain eth_calls, 100 per batch
+        calls = N * (2 + K + 4)
+        assert ep.methods["eth_call"] == calls
+        assert ep.requests == 1 + -(-calls // 100)
