@@ -1,9 +1,9 @@
 """Request counts are behaviour: measured through a counting proxy in front of real nodes.
 
 An issuer of N tokens x (EVM + Solana) x K excluded holders is read in two HTTP requests
-per chain (one JSON-RPC batch each); Multicall3 chunks that fail as too large are split,
-batches a node refuses as too large are halved, and a chain without Multicall3 falls back
-to plain eth_calls.
+on the EVM chain and one on Solana (one JSON-RPC batch each); Multicall3 chunks that fail
+as too large are split, batches a node refuses as too large are halved, and a chain
+without Multicall3 falls back to plain eth_calls.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def assert_all_backed(w: World, doc: dict[str, Any]) -> None:
         assert Decimal(t["onchain"]) == w.onchain[t["symbol"]]
 
 
-def test_two_requests_per_chain(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+def test_two_requests_evm_one_solana(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
     evm, sol = nodes
     with RpcProxy(evm.url) as ep, RpcProxy(sol.url) as sp:
         w = world(tmp_path, nodes, ep, sp)
@@ -96,16 +96,16 @@ def test_two_requests_per_chain(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNo
         assert_all_backed(w, doc)
         assert doc["exit_code"] == 0
         assert ep.requests == 2, ep.methods
-        assert sp.requests == 2, sp.methods
+        assert sp.requests == 1, sp.methods
         # EVM: chain id + pin + Multicall3 probe, then every value in aggregate3 chunks
         assert ep.methods["eth_chainId"] == 1 and ep.methods["eth_getCode"] == 1
         calls_per_token = 2 + K + 4  # decimals, totalSupply, K balances, 4 multiplier views
         expected_chunks = -(-(N * calls_per_token + 0) // 500)
         assert ep.methods["eth_call"] == expected_chunks
-        # Solana: excluded owners once per owner and token program, one snapshot
+        # Solana: excluded owners once per owner and token program, mints and clock in
+        # getMultipleAccounts, all in one batch at one slot
         assert sp.methods["getTokenAccountsByOwner"] == K * 2
-        keys = 1 + N + N * K  # clock + mints + the owners' accounts of these mints
-        assert sp.methods["getMultipleAccounts"] == -(-keys // 100)
+        assert sp.methods["getMultipleAccounts"] == -(-(1 + N) // 100)
         assert doc["chains"]["evm"]["requests"] == 2
 
 
@@ -129,8 +129,7 @@ def test_small_chunks_stay_in_one_batch_and_small_batches_cost_requests(
         chunks = -(-(N * (2 + K + 4)) // 10)
         assert ep.methods["eth_call"] == chunks
         assert ep.requests == 1 + -(-chunks // 7)
-        keys = 1 + N + N * K
-        assert sp.requests == 2 * K + -(-keys // 100)  # every call alone
+        assert sp.requests == 2 * K + -(-(1 + N) // 100)  # every call alone, concurrently
 
 
 def test_failed_chunks_are_split(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
@@ -188,18 +187,19 @@ def test_batch_too_large_is_halved(tmp_path: Path, nodes: tuple[AnvilNode, Solan
         sp.reset()
         doc = check(w)
         assert_all_backed(w, doc)
-        # round 2 holds 2 getMultipleAccounts calls; round 1 holds 6 owner calls: both fit.
-        assert sp.requests == 2
+        # 6 owner calls + 1 getMultipleAccounts: under the cap
+        assert sp.requests == 1
     with RpcProxy(evm.url, fault=cap) as ep, RpcProxy(sol.url) as sp:
         w = world(tmp_path / "b", nodes, ep, sp, n=30, evm_settings="multicall: false")
         ep.reset()
         sp.reset()
         doc = check(w)
         assert_all_backed(w, doc)
-        assert sp.requests == 2
-        # 270 plain eth_calls in batches of 100; the proxy refuses more than 20 a batch:
-        # 100 -> 50 -> 25 -> 12 is three refusals, then ceil(270 / 12) = 23 batches
-        assert ep.requests == 1 + 3 + 23
+        assert sp.requests == 1
+        # 270 plain eth_calls in parts of 100, 100, 70 sent at once; the proxy refuses more
+        # than 20 a batch, so each part is halved until it fits: a part of 100 costs
+        # 1 + 2 + 4 refused and 8 answered requests, the part of 70 1 + 2 refused and 4
+        assert ep.requests == 1 + 15 + 15 + 7
 
 
 def test_no_multicall_falls_back_to_batches(
@@ -225,3 +225,66 @@ def test_no_multicall_falls_back_to_batches(
         calls = N * (2 + K + 4)
         assert ep.methods["eth_call"] == calls
         assert ep.requests == 1 + -(-calls // 100)
+
+
+def test_replies_from_different_slots_are_read_again(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+) -> None:
+    """The node moves on mid-batch once: the whole batch is asked again from the newer slot."""
+    evm, sol = nodes
+    state = {"batches": 0}
+
+    def straddle(payload: Any) -> Reply | None:
+        if not (isinstance(payload, list) and payload):
+            return None
+        state["batches"] += 1
+        upstream = httpx.post(sol.url, json=payload).json()
+        if state["batches"] == 1:  # one reply comes from the next slot
+            first = next(r for r in upstream if isinstance(r.get("result"), dict))
+            first["result"]["context"]["slot"] += 1
+            sol.warp_to_slot(sol.slot + 1)  # and the node is there now
+        return json_reply(upstream)
+
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url, fault=straddle) as sp:
+        w = world(tmp_path, nodes, ep, sp, n=5)
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        assert sp.requests == 2
+        assert doc["chains"]["sol"]["slot"] == sol.slot
+
+
+def test_never_one_slot_is_an_error(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+    evm, sol = nodes
+
+    def always(payload: Any) -> Reply | None:
+        if not (isinstance(payload, list) and payload):
+            return None
+        upstream = httpx.post(sol.url, json=payload).json()
+        for i, r in enumerate(upstream):
+            if isinstance(r.get("result"), dict):
+                r["result"]["context"]["slot"] -= i  # every reply from another slot
+        return json_reply(upstream)
+
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url, fault=always) as sp:
+        w = world(tmp_path, nodes, ep, sp, n=3)
+        doc = check(w)
+        assert doc["exit_code"] == 3
+        assert {t["status"] for t in doc["tokens"]} == {"ERROR"}
+        assert "at one slot" in doc["chains"]["sol"]["error"]
+
+
+def test_body_limit_splits_into_concurrent_requests(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+) -> None:
+    """Agave refuses request bodies over 50 KiB; the batch is cut to fit, in one round."""
+    evm, sol = nodes
+    with RpcProxy(evm.url) as ep, RpcProxy(sol.url) as sp:
+        w = world(tmp_path, nodes, ep, sp, n=250, solana_settings="max_body_bytes: 8192")
+        sp.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        # 6 owner calls (~1.2 KB) and 3 getMultipleAccounts calls of 100, 100 and 51 keys
+        # (~4.7, ~4.7, ~2.4 KB) do not fit in one 8 KiB body: two parts
+        assert sp.methods["getMultipleAccounts"] == 3
+        assert sp.requests == 2

@@ -65,6 +65,8 @@ class _ChainBase(_Model):
 
 class EvmChain(_ChainBase):
     type: Literal["evm"]
+    #: request body limit; geth refuses bodies over 5 MiB
+    max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 4_500_000
     chain_id: Annotated[StrictInt, Field(gt=0)]
     confirmations: Annotated[StrictInt, Field(ge=0)] | None = None
     block: Literal["latest", "safe", "finalized"] | None = None
@@ -91,6 +93,8 @@ class EvmChain(_ChainBase):
 
 class SolanaChain(_ChainBase):
     type: Literal["solana"]
+    #: request body limit; Agave's RPC refuses bodies over 50 KiB
+    max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 51_200
     genesis_hash: str | None = None
     commitment: Literal["processed", "confirmed", "finalized"] = "finalized"
 

@@ -69,6 +69,7 @@ class Endpoint:
         backoff: float = 0.2,
         batch_size: int = 100,
         max_concurrency: int = 4,
+        max_body_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._url = url
         self.shown = redact.register_url(url)
@@ -80,6 +81,7 @@ class Endpoint:
         self._retries = retries
         self._backoff = backoff
         self.batch_size = batch_size
+        self.max_body_bytes = max_body_bytes
         self.stats = Stats()
         self._next_id = 1
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -87,7 +89,9 @@ class Endpoint:
     # -- wire ---------------------------------------------------------------------------
 
     async def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":"))
+        return await self._post_body(json.dumps(payload, separators=(",", ":")))
+
+    async def _post_body(self, body: str) -> Any:
         attempt = 0
         while True:
             retry_after: float | None = None
@@ -165,37 +169,61 @@ class Endpoint:
             return reply["result"]
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
-        """Send calls as JSON-RPC batches of at most `batch_size`.
+        """Send calls as JSON-RPC batches; return one entry per call, in order: the result,
+        or an `RpcError` for that call. Raises RpcError when an exchange itself fails.
 
-        Returns one entry per call, in order: the result, or an `RpcError` for that call.
-        Raises RpcError when the exchange itself fails.
+        A batch is split into parts of at most `batch_size` calls and `max_body_bytes` of
+        request body, sent concurrently (so a split costs requests, not round trips). A part
+        the server refuses as too large is halved, and the smaller size is kept.
         """
-        results: list[Any] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        size = max(1, self.batch_size)
-        while pending:
-            chunk, pending = pending[:size], pending[size:]
-            try:
-                replies = await self._batch_once([calls[i] for i in chunk])
-            except BatchTooLarge:
-                if size == 1:
-                    raise
-                size = max(1, size // 2)
-                self.batch_size = size
-                pending = chunk + pending
-                continue
-            for i, r in zip(chunk, replies, strict=True):
-                results[i] = r
-        return results
-
-    async def _batch_once(self, calls: Sequence[Call]) -> list[Any]:
         ids = self._ids(len(calls))
         self.stats.calls += len(calls)
-        payload = [
-            {"jsonrpc": "2.0", "id": rid, "method": c.method, "params": c.params}
+        items = [
+            json.dumps(
+                {"jsonrpc": "2.0", "id": rid, "method": c.method, "params": c.params},
+                separators=(",", ":"),
+            )
             for rid, c in zip(ids, calls, strict=True)
         ]
-        reply = await self._post(payload)
+        results: list[Any] = [None] * len(calls)
+
+        async def run(part: list[int]) -> None:
+            try:
+                body = "[" + ",".join(items[i] for i in part) + "]"
+                replies = await self._batch_once(
+                    body, [ids[i] for i in part], [calls[i] for i in part]
+                )
+            except BatchTooLarge:
+                if len(part) == 1:
+                    raise
+                half = len(part) // 2
+                self.batch_size = min(self.batch_size, half)
+                await asyncio.gather(run(part[:half]), run(part[half:]))
+                return
+            for i, r in zip(part, replies, strict=True):
+                results[i] = r
+
+        await asyncio.gather(*(run(p) for p in self._parts(items)))
+        return results
+
+    def _parts(self, items: Sequence[str]) -> list[list[int]]:
+        parts: list[list[int]] = []
+        current: list[int] = []
+        size = 2
+        for i, item in enumerate(items):
+            if current and (
+                len(current) >= self.batch_size or size + len(item) + 1 > self.max_body_bytes
+            ):
+                parts.append(current)
+                current, size = [], 2
+            current.append(i)
+            size += len(item) + 1
+        if current:
+            parts.append(current)
+        return parts
+
+    async def _batch_once(self, body: str, ids: Sequence[int], calls: Sequence[Call]) -> list[Any]:
+        reply = await self._post_body(body)
         if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
             err = reply["error"]
             if _is_batch_too_large(err) or (err.get("code") == -32600 and len(calls) > 1):

@@ -106,6 +106,7 @@ class EvmReader:
                 timeout=chain.timeout,
                 batch_size=chain.batch_size,
                 max_concurrency=chain.max_concurrency,
+                max_body_bytes=chain.max_body_bytes,
             )
             for url in chain.rpc
         ]

@@ -1,19 +1,23 @@
 """Solana reader: SPL Token and Token-2022 mints over JSON-RPC, parsed locally.
 
-Two round trips per endpoint, each one JSON-RPC batch:
+One round trip per endpoint: a single JSON-RPC batch (split by the transport into
+concurrent HTTP requests when it is larger than the node accepts) holds
 
-1. `getGenesisHash` (checked when the registry gives one) and `getTokenAccountsByOwner`
-   once per distinct excluded owner and token program, to find the owners' accounts.
-2. `getMultipleAccounts` (base64, at most 100 keys a call) over every mint, every excluded
-   token account and the Clock sysvar. All amounts come from this one snapshot: every reply
-   must carry the same `context.slot` (else the snapshot is retried, with `minContextSlot`),
-   and each discovered account's owner and mint are re-checked at that slot.
+- `getGenesisHash`, checked when the registry gives one (first attempt only);
+- `getTokenAccountsByOwner` once per distinct excluded owner and token program, whose
+  replies carry the owners' token accounts with their data;
+- `getMultipleAccounts` (base64, at most 100 keys a call) over the Clock sysvar, every mint
+  and every explicitly excluded token account.
 
+Every reply carries `context.slot`; they must all be equal, or the whole batch is asked
+again with `minContextSlot` set to the newest slot seen (a few times, then the chain is an
+error). So every amount, and the clock, come from one slot.
 The ScaledUiAmount multiplier in force is chosen by the Clock sysvar of the same slot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +45,10 @@ from .spl_layout import (
 )
 
 MAX_KEYS_PER_CALL = 100
-SNAPSHOT_ATTEMPTS = 3
+SNAPSHOT_ATTEMPTS = 4
+#: "Minimum context slot has not been reached"
+MIN_SLOT_NOT_REACHED = -32016
+SLOT_WAIT_S = 0.4
 
 
 def _b58(raw: bytes) -> str:
@@ -93,6 +100,7 @@ class SolanaReader:
                 timeout=chain.timeout,
                 batch_size=chain.batch_size,
                 max_concurrency=chain.max_concurrency,
+                max_body_bytes=chain.max_body_bytes,
             )
             for url in chain.rpc
         ]
@@ -117,45 +125,64 @@ class SolanaReader:
     async def _read(
         self, ep: Endpoint, deps: Sequence[SolanaDeployment], at: int | None
     ) -> ChainRead:
-        # Round trip 1: chain identity and the excluded owners' token accounts.
         owners = sorted({o for d in deps for o in d.exclude_owners})
-        first: list[Call] = []
-        if self.chain.genesis_hash:
-            first.append(Call("getGenesisHash"))
-        owner_calls = [(owner, program) for owner in owners for program in (SPL_TOKEN, TOKEN_2022)]
-        for owner, program in owner_calls:
-            first.append(
-                Call("getTokenAccountsByOwner", [owner, {"programId": program}, self._config()])
+        owner_calls = [(o, program) for o in owners for program in (SPL_TOKEN, TOKEN_2022)]
+        keys = list(
+            dict.fromkeys(
+                [CLOCK_SYSVAR, *(d.mint for d in deps)]
+                + [a for d in deps for a in d.exclude_accounts]
             )
-        owned: dict[str, set[str]] = {o: set() for o in owners}
+        )
+        chunks = [keys[i : i + MAX_KEYS_PER_CALL] for i in range(0, len(keys), MAX_KEYS_PER_CALL)]
+        check_genesis = bool(self.chain.genesis_hash)
         min_slot = at or 0
-        if first:
-            replies = await ep.batch(first)
-            if self.chain.genesis_hash:
-                genesis = replies.pop(0)
-                if isinstance(genesis, RpcError):
-                    raise genesis
-                if genesis != self.chain.genesis_hash:
-                    raise RpcError(
-                        f"{ep.shown}: genesis hash is {genesis}, the registry says "
-                        f"{self.chain.genesis_hash} (wrong cluster?)"
-                    )
-            for (owner, _program), reply in zip(owner_calls, replies, strict=True):
-                if isinstance(reply, RpcError):
-                    raise reply
-                min_slot = max(min_slot, _context_slot(reply))
-                for item in reply.get("value") or []:
-                    owned[owner].add(str(item["pubkey"]))
-
-        # Round trip 2: one snapshot of every mint, excluded account and the clock.
-        keys: list[str] = [CLOCK_SYSVAR]
-        for d in deps:
-            keys.append(d.mint)
-            keys.extend(d.exclude_accounts)
-            for o in d.exclude_owners:
-                keys.extend(sorted(owned[o]))
-        keys = list(dict.fromkeys(keys))
-        accounts, slot = await self._snapshot(ep, keys, min_slot)
+        slots: set[int] = set()
+        for _attempt in range(SNAPSHOT_ATTEMPTS):
+            config = self._config(**({"minContextSlot": min_slot} if min_slot else {}))
+            calls = [Call("getGenesisHash")] if check_genesis else []
+            calls += [
+                Call("getTokenAccountsByOwner", [o, {"programId": program}, config])
+                for o, program in owner_calls
+            ]
+            calls += [Call("getMultipleAccounts", [chunk, config]) for chunk in chunks]
+            replies = await ep.batch(calls)
+            if check_genesis:
+                self._check_genesis(ep, replies.pop(0))
+                check_genesis = False
+            behind = [
+                r for r in replies if isinstance(r, RpcError) and r.code == MIN_SLOT_NOT_REACHED
+            ]
+            if behind:  # a node behind the slot we asked for: give it a moment
+                await asyncio.sleep(SLOT_WAIT_S)
+                continue
+            for r in replies:
+                if isinstance(r, RpcError):
+                    raise r
+            slots = {_context_slot(r) for r in replies}
+            if len(slots) == 1:
+                break
+            min_slot = max(slots)  # the node moved on mid-batch: ask again from there
+        else:
+            raise RpcError(
+                f"{ep.shown}: could not read every account at one slot (got slots "
+                f"{sorted(slots)} in {SNAPSHOT_ATTEMPTS} attempts)"
+            )
+        slot = slots.pop()
+        owned: dict[str, dict[str, _Account]] = {o: {} for o in owners}
+        for (owner, _program), reply in zip(owner_calls, replies, strict=False):
+            for item in reply.get("value") or []:
+                if not isinstance(item, dict):
+                    raise RpcError(f"{ep.shown}: malformed getTokenAccountsByOwner reply")
+                acc = _account(item.get("account"))
+                if acc is not None:
+                    owned[owner][str(item.get("pubkey"))] = acc
+        accounts: dict[str, _Account | None] = {}
+        for chunk, reply in zip(chunks, replies[len(owner_calls) :], strict=True):
+            values = reply.get("value")
+            if not isinstance(values, list) or len(values) != len(chunk):
+                raise RpcError(f"{ep.shown}: getMultipleAccounts returned the wrong count")
+            for key, value in zip(chunk, values, strict=True):
+                accounts[key] = _account(value)
 
         clock_acc = accounts.get(CLOCK_SYSVAR)
         if clock_acc is None:
@@ -173,38 +200,20 @@ class SolanaReader:
             requests=ep.stats.http_requests,
         )
 
-    async def _snapshot(
-        self, ep: Endpoint, keys: list[str], min_slot: int
-    ) -> tuple[dict[str, _Account | None], int]:
-        chunks = [keys[i : i + MAX_KEYS_PER_CALL] for i in range(0, len(keys), MAX_KEYS_PER_CALL)]
-        slots: set[int] = set()
-        for _attempt in range(SNAPSHOT_ATTEMPTS):
-            config = self._config(**({"minContextSlot": min_slot} if min_slot else {}))
-            replies = await ep.batch([Call("getMultipleAccounts", [c, config]) for c in chunks])
-            slots = set()
-            out: dict[str, _Account | None] = {}
-            for chunk, reply in zip(chunks, replies, strict=True):
-                if isinstance(reply, RpcError):
-                    raise reply
-                slots.add(_context_slot(reply))
-                values = reply.get("value")
-                if not isinstance(values, list) or len(values) != len(chunk):
-                    raise RpcError(f"{ep.shown}: getMultipleAccounts returned the wrong count")
-                for key, value in zip(chunk, values, strict=True):
-                    out[key] = _account(value)
-            if len(slots) == 1:
-                return out, slots.pop()
-            min_slot = max(slots)
-        raise RpcError(
-            f"{ep.shown}: could not read all accounts at one slot (got slots "
-            f"{sorted(slots)} in {SNAPSHOT_ATTEMPTS} attempts)"
-        )
+    def _check_genesis(self, ep: Endpoint, genesis: Any) -> None:
+        if isinstance(genesis, RpcError):
+            raise genesis
+        if genesis != self.chain.genesis_hash:
+            raise RpcError(
+                f"{ep.shown}: genesis hash is {genesis}, the registry says "
+                f"{self.chain.genesis_hash} (wrong cluster?)"
+            )
 
     def _supply(
         self,
         d: SolanaDeployment,
         accounts: dict[str, _Account | None],
-        owned: dict[str, set[str]],
+        owned: dict[str, dict[str, _Account]],
         now: int,
     ) -> DeploymentSupply:
         def err(message: str) -> DeploymentSupply:
@@ -276,15 +285,13 @@ class SolanaReader:
         for owner in d.exclude_owners:
             owner_raw = _pubkey_raw(owner)
             mint_bytes = mint_bytes or _pubkey_raw(d.mint)
-            for key in sorted(owned[owner]):
-                a = accounts.get(key)
-                if key in explicit or a is None or a.owner != program_id:
+            for key, a in sorted(owned[owner].items()):
+                if key in explicit or a.owner != program_id:
                     continue
                 try:
                     ta = parse_token_account(a.owner, a.data)
                 except LayoutError:
                     continue
-                # Re-checked at the snapshot slot: the account may have moved since round 1.
                 if ta.mint == mint_bytes and ta.owner == owner_raw:
                     excluded_raw += ta.amount
         if excluded_raw > mint.supply:
