@@ -42,14 +42,25 @@ def _reader(name: str, chain: Chain, client: object) -> ChainReader:
     return reader
 
 
+DEFAULT_DEADLINE_S = 60.0
+
+
 async def read_chains(
     registry: Registry,
     *,
     at: Mapping[str, int] | None = None,
     progress: Progress | None = None,
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> dict[str, ChainRead]:
-    """Read every chain that has deployments, all chains concurrently."""
+    """Read every chain that has deployments, all chains concurrently.
+
+    A chain not read within `deadline_s` (from the start) is reported as failed: every
+    deployment on it is ERROR. The audit never hangs."""
+    from .chains import failed
     from .rpc import make_client
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
 
     by_chain: dict[str, list[Deployment]] = {}
     for token in registry.tokens:
@@ -60,7 +71,15 @@ async def read_chains(
 
         async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
             reader = _reader(name, registry.chains[name], client)
-            read = await reader.read(deps, (at or {}).get(name))
+            try:
+                read = await asyncio.wait_for(
+                    reader.read(deps, (at or {}).get(name)),
+                    None if deadline_s is None else max(0.0, start + deadline_s - loop.time()),
+                )
+            except TimeoutError:
+                read = failed(
+                    name, deps, f"no complete answer within the run's deadline of {deadline_s:g} s"
+                )
             if progress:
                 where = f"{read.pin.kind} {read.pin.number}" if read.pin else "failed"
                 progress(f"read {name} ({len(deps)} deployments, {where})")
@@ -75,9 +94,10 @@ def run(
     *,
     now: datetime | None = None,
     progress: Progress | None = None,
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> AuditResult:
     books = read_custody(registry)
     if progress:
         progress(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
-    reads = asyncio.run(read_chains(registry, progress=progress))
+    reads = asyncio.run(read_chains(registry, progress=progress, deadline_s=deadline_s))
     return reconcile(registry, reads, books, now or datetime.now(UTC))

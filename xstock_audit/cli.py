@@ -107,6 +107,14 @@ def check(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1,
+            help="Deadline for the whole run in seconds; chains not read by then are ERROR.",
+        ),
+    ] = 60.0,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks (secrets stay redacted).")
     ] = False,
@@ -128,7 +136,7 @@ def check(
         reg = registry_mod.load(registry)
         interactive = sys.stderr.isatty() and not quiet
         progress = _progress(interactive)
-        result = audit.run(reg, progress=progress)
+        result = audit.run(reg, progress=progress, deadline_s=timeout)
         to_terminal = output is None and sys.stdout.isatty()
         text = renderer(format.value)(
             result,
@@ -153,7 +161,9 @@ def check(
     except XstockAuditError as exc:
         _fail(f"error: {exc}", EXIT_INCOMPLETE, debug)
     except KeyboardInterrupt:
-        _fail("interrupted", 130, debug)
+        _fail("interrupted (Ctrl-C): the audit did not finish; no report written", 130, debug)
+    except Terminated:
+        _fail("terminated (SIGTERM): the audit did not finish; no report written", 143, debug)
     except Exception as exc:  # a bug: the audit did not complete, never pass it as backed
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback; "
@@ -275,5 +285,16 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+class Terminated(BaseException):
+    """SIGTERM (e.g. cron's or CI's timeout): unwind like Ctrl-C, exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app()

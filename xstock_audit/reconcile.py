@@ -80,6 +80,8 @@ class AuditResult:
     summary: Mapping[Status, int] = field(default_factory=dict)
     #: HTTP requests each chain's read took (on the endpoint that answered)
     requests: Mapping[str, int] = field(default_factory=dict)
+    #: what a chain's read reported beyond its values: endpoints skipped, quorum, ...
+    chain_messages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -235,4 +237,5 @@ def reconcile(
         tokens=tuple(tokens),
         summary=summary,
         requests={name: read.requests for name, read in reads.items()},
+        chain_messages={name: read.messages for name, read in reads.items() if read.messages},
     )

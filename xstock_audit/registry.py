@@ -55,7 +55,22 @@ class _ChainBase(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     batch_size: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
     max_concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 4
+    #: seconds to wait for a reply (read timeout) and to connect
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    connect_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+    #: retries of a failed request (429, 5xx, connection errors, rate-limit errors)
+    retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
+    #: read the same values from this many endpoints and require them to agree
+    quorum: Annotated[StrictInt, Field(ge=1, le=10)] = 1
+
+    @model_validator(mode="after")
+    def _quorum_fits(self) -> _ChainBase:
+        if self.quorum > len(self.rpc):
+            raise ValueError(
+                f"quorum {self.quorum} needs at least {self.quorum} rpc endpoints, "
+                f"{len(self.rpc)} given"
+            )
+        return self
 
     @field_validator("rpc")
     @classmethod
@@ -65,6 +80,8 @@ class _ChainBase(_Model):
 
 class EvmChain(_ChainBase):
     type: Literal["evm"]
+    #: skip an endpoint whose head is this many blocks behind the others' median
+    max_lag: Annotated[StrictInt, Field(ge=0)] = 10
     #: request body limit; geth refuses bodies over 5 MiB
     max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 4_500_000
     chain_id: Annotated[StrictInt, Field(gt=0)]
@@ -93,6 +110,8 @@ class EvmChain(_ChainBase):
 
 class SolanaChain(_ChainBase):
     type: Literal["solana"]
+    #: skip an endpoint whose slot is this many slots behind the others' median
+    max_lag: Annotated[StrictInt, Field(ge=0)] = 150
     #: request body limit; Agave's RPC refuses bodies over 50 KiB
     max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 51_200
     genesis_hash: str | None = None

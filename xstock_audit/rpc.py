@@ -65,6 +65,7 @@ class Endpoint:
         *,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
+        connect_timeout: float = 5.0,
         retries: int = 2,
         backoff: float = 0.2,
         batch_size: int = 100,
@@ -78,6 +79,7 @@ class Endpoint:
         for value in (headers or {}).values():
             redact.register_secret(value)
         self._timeout = timeout
+        self._timeouts = httpx.Timeout(timeout, connect=min(connect_timeout, timeout))
         self._retries = retries
         self._backoff = backoff
         self.batch_size = batch_size
@@ -99,7 +101,7 @@ class Endpoint:
                 self.stats.http_requests += 1
                 async with self._slots:
                     resp = await self._client.post(
-                        self._url, content=body, headers=self._headers, timeout=self._timeout
+                        self._url, content=body, headers=self._headers, timeout=self._timeouts
                     )
                 if resp.status_code == 413:
                     raise BatchTooLarge(f"{self.shown}: HTTP 413 request too large")
@@ -113,13 +115,17 @@ class Endpoint:
                 if resp.status_code >= 400:
                     raise RpcError(f"{self.shown}: HTTP {resp.status_code}", code=resp.status_code)
                 try:
-                    return resp.json()
+                    reply = resp.json()
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     raise RpcError(
                         f"{self.shown}: reply is not JSON (HTTP {resp.status_code}, "
                         f"{len(resp.content)} bytes)",
                         transient=True,
                     ) from None
+                error = reply.get("error") if isinstance(reply, dict) else None
+                if isinstance(error, dict) and _is_rate_limited(error):
+                    raise _error_from(error, self.shown, "request")  # transient: retried
+                return reply
             except httpx.TimeoutException:
                 err = RpcError(f"{self.shown}: timed out after {self._timeout:g}s", transient=True)
             except httpx.TransportError as exc:
@@ -149,24 +155,17 @@ class Endpoint:
         """One call; returns its result or raises RpcError (error objects included)."""
         (rid,) = self._ids(1)
         self.stats.calls += 1
-        attempt = 0
-        while True:
-            reply = await self._post(
-                {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
-            )
-            if not isinstance(reply, dict):
-                raise RpcError(f"{self.shown}: malformed JSON-RPC reply to {method}")
-            if "error" in reply and reply["error"] is not None:
-                err = reply["error"] if isinstance(reply["error"], dict) else {}
-                if _is_rate_limited(err) and attempt < self._retries:
-                    attempt += 1
-                    self.stats.retries += 1
-                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                    continue
-                raise _error_from(err, self.shown, method)
-            if "result" not in reply:
-                raise RpcError(f"{self.shown}: reply to {method} has neither result nor error")
-            return reply["result"]
+        reply = await self._post(
+            {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
+        )
+        if not isinstance(reply, dict):
+            raise RpcError(f"{self.shown}: malformed JSON-RPC reply to {method}")
+        if reply.get("error") is not None:
+            err = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise _error_from(err, self.shown, method)
+        if "result" not in reply:
+            raise RpcError(f"{self.shown}: reply to {method} has neither result nor error")
+        return reply["result"]
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         """Send calls as JSON-RPC batches; return one entry per call, in order: the result,
@@ -204,13 +203,25 @@ class Endpoint:
                 results[i] = r
 
         await asyncio.gather(*(run(p) for p in self._parts(items)))
+        for attempt in range(self._retries):  # calls the server rate-limited one by one
+            again = [i for i, r in enumerate(results) if isinstance(r, RpcError) and r.transient]
+            if not again:
+                break
+            self.stats.retries += 1
+            await asyncio.sleep(self._backoff * 2**attempt * (1 + random.random() * 0.25))
+            await asyncio.gather(*(run(p) for p in self._split(again, items)))
         return results
 
     def _parts(self, items: Sequence[str]) -> list[list[int]]:
+        return self._split(range(len(items)), items)
+
+    def _split(self, indexes: Sequence[int], items: Sequence[str]) -> list[list[int]]:
+        """Cut `indexes` into parts within the batch size and the body size."""
         parts: list[list[int]] = []
         current: list[int] = []
         size = 2
-        for i, item in enumerate(items):
+        for i in indexes:
+            item = items[i]
             if current and (
                 len(current) >= self.batch_size or size + len(item) + 1 > self.max_body_bytes
             ):

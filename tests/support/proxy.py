@@ -46,12 +46,14 @@ class RpcProxy:
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=120)
         self._server: ThreadingHTTPServer | None = None
+        self._url = ""
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "proxy not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        """The proxy's URL (still known after `stop`, for assertions on reports)."""
+        assert self._url, "proxy not started"
+        return self._url
 
     def reset(self) -> None:
         with self._lock:
@@ -102,6 +104,7 @@ class RpcProxy:
                 self.wfile.write(reply.body)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._url = f"http://127.0.0.1:{self._server.server_address[1]}/"
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -40,7 +40,7 @@ class World:
     onchain: dict[str, Decimal]
 
 
-def _rpc_batch(url: str, calls: list[tuple[str, list[Any]]], chunk: int = 500) -> list[Any]:
+def _rpc_batch(url: str, calls: list[tuple[str, list[Any]]], chunk: int = 100) -> list[Any]:
     out: list[Any] = []
     with httpx.Client(timeout=300) as client:
         for start in range(0, len(calls), chunk):

@@ -15,7 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from ..registry import Deployment
+import httpx
+
+from ..registry import Chain, Deployment
+from ..rpc import Endpoint
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,24 @@ class ChainReader(Protocol):
         """`at` pins the read to a block (EVM) or a minimum slot (Solana); None = the
         chain's configured head (confirmations / block tag / commitment)."""
         ...
+
+
+def endpoints_for(chain: Chain, client: httpx.AsyncClient) -> list[Endpoint]:
+    """One transport endpoint per RPC URL of a chain, with the chain's settings."""
+    return [
+        Endpoint(
+            url,
+            client,
+            headers=chain.headers,
+            timeout=chain.timeout,
+            connect_timeout=chain.connect_timeout,
+            retries=chain.retries,
+            batch_size=chain.batch_size,
+            max_concurrency=chain.max_concurrency,
+            max_body_bytes=chain.max_body_bytes,
+        )
+        for url in chain.rpc
+    ]
 
 
 def failed(chain: str, deployments: Sequence[Deployment], error: str) -> ChainRead:

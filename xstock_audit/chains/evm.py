@@ -17,8 +17,9 @@ If an endpoint fails, the whole read moves to the next one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,8 +30,9 @@ from .. import amounts
 from ..errors import RpcError
 from ..registry import Deployment, EvmChain, EvmDeployment
 from ..rpc import Call, Endpoint
-from . import ChainRead, DeploymentSupply, Pin, failed
+from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
 from . import multicall as mc
+from .consensus import Probe, merge, select
 
 WAD = 10**18
 #: eth_call errors that mean "this chunk is too big": split it and try again.
@@ -82,6 +84,25 @@ def _is_split_error(exc: RpcError) -> bool:
 
 
 @dataclass(frozen=True)
+class _Ident:
+    """What round 1 found on one endpoint."""
+
+    number: int
+    timestamp: int | None
+    has_multicall: bool
+    head: int | None
+
+    def at(self, block: int) -> _Ident:
+        """The same endpoint pinned to another block (its time then comes from round 2)."""
+        if block == self.number:
+            return self
+        return _Ident(block, None, self.has_multicall, self.head)
+
+
+_Probed = tuple[Endpoint, _Ident]
+
+
+@dataclass(frozen=True)
 class _Plan:
     """Where each value of one deployment sits in the call list."""
 
@@ -98,37 +119,85 @@ class EvmReader:
     def __init__(self, name: str, chain: EvmChain, client: httpx.AsyncClient) -> None:
         self.name = name
         self.chain = chain
-        self.endpoints = [
-            Endpoint(
-                url,
-                client,
-                headers=chain.headers,
-                timeout=chain.timeout,
-                batch_size=chain.batch_size,
-                max_concurrency=chain.max_concurrency,
-                max_body_bytes=chain.max_body_bytes,
-            )
-            for url in chain.rpc
-        ]
+        self.endpoints = endpoints_for(chain, client)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
+        eps = self.endpoints
+        if len(eps) == 1:
+            probes = [await self._probe(eps[0], at, want_head=False)]
+        else:  # probe every endpoint at once: chain id, head (for the lag check), pin
+            probes = list(await asyncio.gather(*(self._probe(ep, at, True) for ep in eps)))
+        usable, notes = select(probes, self.chain.max_lag, "block")
+        if self.chain.quorum > 1:
+            return await self._quorum(evm, usable, notes)
         errors: list[str] = []
-        for ep in self.endpoints:
+        for probe in usable:
+            assert probe.state is not None
+            ep, ident = probe.state
             try:
-                return await self._read(ep, evm, at)
+                read = await self._values(ep, evm, ident)
             except RpcError as exc:
                 errors.append(exc.message)
-        return failed(self.name, evm, "; ".join(errors) or "no RPC endpoint")
+                continue
+            return replace(read, messages=(*notes, *read.messages))
+        return failed(self.name, evm, "; ".join([*notes, *errors]) or "no RPC endpoint")
+
+    async def _quorum(
+        self, deps: Sequence[EvmDeployment], usable: list[Probe[_Probed]], notes: list[str]
+    ) -> ChainRead:
+        """Read the same block from `quorum` endpoints; they must agree on every value."""
+        need = self.chain.quorum
+        if len(usable) < need:
+            return failed(
+                self.name,
+                deps,
+                f"quorum of {need} endpoints not reachable ({len(usable)} usable)"
+                + (": " + "; ".join(notes) if notes else ""),
+            )
+        # the newest block every chosen endpoint has
+        block = min(p.state[1].number for p in usable[:need] if p.state is not None)
+        reads: list[ChainRead] = []
+        errors: list[str] = []
+        candidates = list(usable)
+        while len(reads) < need and candidates:
+            wave, candidates = candidates[: need - len(reads)], candidates[need - len(reads) :]
+            results = await asyncio.gather(
+                *(self._values(p.state[0], deps, p.state[1].at(block)) for p in wave if p.state),
+                return_exceptions=True,
+            )
+            for r in results:
+                if isinstance(r, ChainRead):
+                    reads.append(r)
+                elif isinstance(r, RpcError):
+                    errors.append(r.message)
+                elif isinstance(r, BaseException):
+                    raise r
+        if len(reads) < need:
+            return failed(
+                self.name,
+                deps,
+                f"quorum of {need} endpoints not reached at block {block}: "
+                + "; ".join([*notes, *errors]),
+            )
+        merged = merge(reads)
+        return replace(merged, messages=(*notes, *merged.messages))
 
     # -- round trip 1: identity, pin, Multicall3 -------------------------------------------
 
-    async def _identify(self, ep: Endpoint, at: int | None) -> tuple[int, int | None, bool]:
-        """Check the chain id; return (pinned block, its timestamp if known, multicall?)."""
+    async def _probe(self, ep: Endpoint, at: int | None, want_head: bool) -> Probe[_Probed]:
+        try:
+            ident = await self._identify(ep, at, want_head)
+        except RpcError as exc:
+            return Probe(ep.shown, None, error=exc.message)
+        return Probe(ep.shown, ident.head, state=(ep, ident))
+
+    async def _identify(self, ep: Endpoint, at: int | None, want_head: bool) -> _Ident:
+        """Check the chain id; find the pinned block (and its time when the reply has it)."""
         calls = [Call("eth_chainId")]
-        if at is None and self.chain.confirmations is not None:
+        if want_head or (at is None and self.chain.confirmations is not None):
             calls.append(Call("eth_blockNumber"))
-        elif at is None:
+        if at is None and self.chain.confirmations is None:
             calls.append(Call("eth_getBlockByNumber", [self.chain.block or "latest", False]))
         multicall = self.chain.multicall
         if multicall:
@@ -139,34 +208,38 @@ class EvmReader:
                 raise r
         try:
             chain_id = _quantity(replies[0])
-        except ValueError as exc:
-            raise RpcError(f"{ep.shown}: eth_chainId: {exc}") from None
-        if chain_id != self.chain.chain_id:
-            raise RpcError(
-                f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
-                f"{self.chain.chain_id} (wrong network?)"
-            )
-        timestamp: int | None = None
-        try:
+            if chain_id != self.chain.chain_id:
+                raise RpcError(
+                    f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
+                    f"{self.chain.chain_id} (wrong network?)"
+                )
+            rest = replies[1:]
+            asked_head = len(calls) > 1 and calls[1].method == "eth_blockNumber"
+            head = _quantity(rest.pop(0)) if asked_head else None
+            timestamp: int | None = None
             if at is not None:
                 number = at
             elif self.chain.confirmations is not None:
-                number = max(0, _quantity(replies[1]) - self.chain.confirmations)
+                assert head is not None
+                number = max(0, head - self.chain.confirmations)
             else:
-                block = replies[1]
+                block = rest.pop(0)
                 if not isinstance(block, dict):
                     raise RpcError(f"{ep.shown}: block {self.chain.block or 'latest'} not found")
                 number = _quantity(block.get("number"))
                 timestamp = _quantity(block.get("timestamp"))
         except ValueError as exc:
-            raise RpcError(f"{ep.shown}: malformed block reply: {exc}") from None
-        has_multicall = bool(multicall) and replies[-1] not in ("0x", "0x0", None, "")
-        return number, timestamp, has_multicall
+            raise RpcError(f"{ep.shown}: malformed reply: {exc}") from None
+        code = replies[-1] if multicall else None
+        has_multicall = bool(multicall) and code not in ("0x", "0x0", None, "")
+        return _Ident(number, timestamp, has_multicall, head)
 
     # -- round trip 2: every value at the pinned block -------------------------------------
 
-    async def _read(self, ep: Endpoint, deps: Sequence[EvmDeployment], at: int | None) -> ChainRead:
-        number, timestamp, has_multicall = await self._identify(ep, at)
+    async def _values(
+        self, ep: Endpoint, deps: Sequence[EvmDeployment], ident: _Ident
+    ) -> ChainRead:
+        number, timestamp, has_multicall = ident.number, ident.timestamp, ident.has_multicall
         targets: list[tuple[str, bytes]] = []
 
         def call(to: str, data: bytes) -> int:

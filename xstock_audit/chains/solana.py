@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,8 @@ from .. import amounts
 from ..errors import RpcError
 from ..registry import Deployment, SolanaChain, SolanaDeployment
 from ..rpc import Call, Endpoint
-from . import ChainRead, DeploymentSupply, Pin, failed
+from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
+from .consensus import Probe, merge, select
 from .spl_layout import (
     CLOCK_SYSVAR,
     EXT_CONFIDENTIAL_MINT_BURN,
@@ -92,38 +93,109 @@ class SolanaReader:
     def __init__(self, name: str, chain: SolanaChain, client: httpx.AsyncClient) -> None:
         self.name = name
         self.chain = chain
-        self.endpoints = [
-            Endpoint(
-                url,
-                client,
-                headers=chain.headers,
-                timeout=chain.timeout,
-                batch_size=chain.batch_size,
-                max_concurrency=chain.max_concurrency,
-                max_body_bytes=chain.max_body_bytes,
-            )
-            for url in chain.rpc
-        ]
+        self.endpoints = endpoints_for(chain, client)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         sol = [d for d in deployments if isinstance(d, SolanaDeployment)]
+        eps = self.endpoints
+        notes: list[str] = []
+        if len(eps) == 1:
+            usable = [(eps[0], at or 0)]
+        else:  # probe every endpoint at once: cluster identity and slot (for the lag check)
+            probes = list(await asyncio.gather(*(self._probe(ep) for ep in eps)))
+            kept, notes = select(probes, self.chain.max_lag, "slot")
+            usable = [(p.state, at or 0) for p in kept if p.state is not None]
+        check_genesis = len(eps) == 1
+        if self.chain.quorum > 1:
+            return await self._quorum(sol, [ep for ep, _ in usable], notes, at)
         errors: list[str] = []
-        for ep in self.endpoints:
+        for ep, min_slot in usable:
             try:
-                return await self._read(ep, sol, at)
+                read = await self._read(ep, sol, min_slot, check_genesis)
             except RpcError as exc:
                 errors.append(
                     exc.message
                     if exc.message.startswith(ep.shown)
                     else f"{ep.shown}: {exc.message}"
                 )
-        return failed(self.name, sol, "; ".join(errors) or "no RPC endpoint")
+                continue
+            return replace(read, messages=(*notes, *read.messages))
+        return failed(self.name, sol, "; ".join([*notes, *errors]) or "no RPC endpoint")
+
+    async def _probe(self, ep: Endpoint) -> Probe[Endpoint]:
+        calls = [Call("getSlot", [{"commitment": self.chain.commitment}])]
+        if self.chain.genesis_hash:
+            calls.append(Call("getGenesisHash"))
+        try:
+            replies = await ep.batch(calls)
+            if self.chain.genesis_hash:
+                self._check_genesis(ep, replies[1])
+            slot = replies[0]
+            if isinstance(slot, RpcError):
+                raise slot
+            if not isinstance(slot, int):
+                raise RpcError(f"{ep.shown}: getSlot returned {slot!r}")
+        except RpcError as exc:
+            return Probe(ep.shown, None, error=exc.message)
+        return Probe(ep.shown, slot, state=ep)
+
+    async def _quorum(
+        self,
+        deps: Sequence[SolanaDeployment],
+        usable: list[Endpoint],
+        notes: list[str],
+        at: int | None,
+    ) -> ChainRead:
+        """Read from `quorum` endpoints at one slot; they must agree on every value.
+
+        Solana nodes serve only their current state, so the reads are aligned by asking the
+        ones behind again with `minContextSlot` set to the newest slot seen."""
+        need = self.chain.quorum
+        reads: dict[int, ChainRead] = {}
+        errors: list[str] = []
+        candidates = list(usable)
+        chosen: list[Endpoint] = []
+        target = at or 0
+        for _round in range(SNAPSHOT_ATTEMPTS):
+            while len(chosen) < need and candidates:
+                chosen.append(candidates.pop(0))
+
+            def behind(ep: Endpoint, target: int = target) -> bool:
+                r = reads.get(id(ep))
+                return r is None or r.pin is None or r.pin.number < target
+
+            todo = [ep for ep in chosen if behind(ep)]
+            results = await asyncio.gather(
+                *(self._read(ep, deps, target, False) for ep in todo), return_exceptions=True
+            )
+            for ep, r in zip(todo, results, strict=True):
+                if isinstance(r, ChainRead):
+                    reads[id(ep)] = r
+                elif isinstance(r, RpcError):
+                    errors.append(r.message)
+                    chosen.remove(ep)
+                    reads.pop(id(ep), None)
+                else:
+                    raise r
+            slots = {r.pin.number for r in reads.values() if r.pin}
+            if len(reads) >= need and len(slots) == 1:
+                break
+            if slots:
+                target = max(slots)
+        if len(reads) < need:
+            return failed(
+                self.name,
+                deps,
+                f"quorum of {need} endpoints not reached: " + "; ".join([*notes, *errors]),
+            )
+        merged = merge([reads[id(ep)] for ep in chosen])
+        return replace(merged, messages=(*notes, *merged.messages))
 
     def _config(self, **extra: Any) -> dict[str, Any]:
         return {"encoding": "base64", "commitment": self.chain.commitment, **extra}
 
     async def _read(
-        self, ep: Endpoint, deps: Sequence[SolanaDeployment], at: int | None
+        self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool
     ) -> ChainRead:
         owners = sorted({o for d in deps for o in d.exclude_owners})
         owner_calls = [(o, program) for o in owners for program in (SPL_TOKEN, TOKEN_2022)]
@@ -134,8 +206,7 @@ class SolanaReader:
             )
         )
         chunks = [keys[i : i + MAX_KEYS_PER_CALL] for i in range(0, len(keys), MAX_KEYS_PER_CALL)]
-        check_genesis = bool(self.chain.genesis_hash)
-        min_slot = at or 0
+        check_genesis = check_genesis and bool(self.chain.genesis_hash)
         slots: set[int] = set()
         for _attempt in range(SNAPSHOT_ATTEMPTS):
             config = self._config(**({"minContextSlot": min_slot} if min_slot else {}))

@@ -63,8 +63,12 @@ def _token(t: TokenResult) -> dict[str, Any]:
 def document(result: AuditResult) -> dict[str, Any]:
     chains: dict[str, Any] = {}
     for name, pin in result.pins.items():
+        messages = list(result.chain_messages.get(name, ()))
         if pin is None:
-            chains[name] = {"error": result.chain_errors.get(name, "not read")}
+            chains[name] = {
+                "error": result.chain_errors.get(name, "not read"),
+                "messages": messages,
+            }
             continue
         unit = "block" if pin.kind == "evm" else "slot"
         chains[name] = {
@@ -72,6 +76,7 @@ def document(result: AuditResult) -> dict[str, Any]:
             "time": iso(pin.time),
             "rpc": pin.rpc,
             "requests": result.requests.get(name, 0),
+            "messages": messages,
         }
     return {
         "schema": SCHEMA,

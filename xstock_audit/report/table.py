@@ -64,6 +64,8 @@ def render(result: AuditResult, options: Options) -> str:
             console.print(
                 f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
             )
+        for message in result.chain_messages.get(name, ()):
+            console.print(Text(f"  {message}", style="yellow"), soft_wrap=True)
 
     table = Table(show_lines=options.details, header_style="bold")
     table.add_column("Token")
