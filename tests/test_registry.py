@@ -295,7 +295,7 @@ def _cases() -> list[Bad]:
             e("  solana:", f"  solana:  {MARK}", e(rpc_eth, '    rpc: ["https://a.invalid",')),
             "expected ',' or ']'",
         ),
-        Bad("tab-indentation", e(chain_id, f"\tchain_id: 1  {MARK}"), "'\\t'"),
+        Bad("tab-indentation", e(chain_id, f"\tchain_id: 1  {MARK}"), "tab"),
         Bad("empty-file", "", "empty", line=1),
         Bad("comments-only", "# just a comment\n\n", "empty", line=1),
         Bad("top-level-list", f"- version: 1  {MARK}\n- chains: {{}}\n", "mapping"),

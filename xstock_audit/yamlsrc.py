@@ -24,6 +24,8 @@ MAX_NODES = 500_000
 
 Path_ = tuple[str | int, ...]
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+#: libyaml's parser when PyYAML has it (about ten times faster on a thousand-token registry)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -139,7 +141,7 @@ class _Converter:
 def loads(text: str, display: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document from text. Raises InputError with the file and line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

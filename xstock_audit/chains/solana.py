@@ -45,6 +45,9 @@ from .spl_layout import (
     parse_token_account,
 )
 
+#: (owner, mint bytes) -> {token account: (token program, raw amount)}
+_Owned = dict[tuple[str, bytes], dict[str, tuple[str, int]]]
+
 MAX_KEYS_PER_CALL = 100
 SNAPSHOT_ATTEMPTS = 4
 #: "Minimum context slot has not been reached"
@@ -239,14 +242,24 @@ class SolanaReader:
                 f"{sorted(slots)} in {SNAPSHOT_ATTEMPTS} attempts)"
             )
         slot = slots.pop()
-        owned: dict[str, dict[str, _Account]] = {o: {} for o in owners}
+        # the excluded owners' accounts, indexed by (owner, mint): parsed once, looked up per
+        # deployment (an issuer treasury may hold every one of a thousand mints)
+        owned: _Owned = {}
         for (owner, _program), reply in zip(owner_calls, replies, strict=False):
+            owner_raw = _pubkey_raw(owner)
             for item in reply.get("value") or []:
                 if not isinstance(item, dict):
                     raise RpcError(f"{ep.shown}: malformed getTokenAccountsByOwner reply")
                 acc = _account(item.get("account"))
-                if acc is not None:
-                    owned[owner][str(item.get("pubkey"))] = acc
+                if acc is None:
+                    continue
+                try:
+                    ta = parse_token_account(acc.owner, acc.data)
+                except LayoutError:
+                    continue
+                if ta.owner == owner_raw:
+                    by_mint = owned.setdefault((owner, ta.mint), {})
+                    by_mint[str(item.get("pubkey"))] = (acc.owner, ta.amount)
         accounts: dict[str, _Account | None] = {}
         for chunk, reply in zip(chunks, replies[len(owner_calls) :], strict=True):
             values = reply.get("value")
@@ -284,7 +297,7 @@ class SolanaReader:
         self,
         d: SolanaDeployment,
         accounts: dict[str, _Account | None],
-        owned: dict[str, dict[str, _Account]],
+        owned: _Owned,
         now: int,
     ) -> DeploymentSupply:
         def err(message: str) -> DeploymentSupply:
@@ -353,18 +366,11 @@ class SolanaReader:
             if ta.mint != mint_bytes:
                 return err(f"excluded account {key} holds mint {_b58(ta.mint)}, not {d.mint}")
             excluded_raw += ta.amount
+        mint_bytes = mint_bytes or _pubkey_raw(d.mint)
         for owner in d.exclude_owners:
-            owner_raw = _pubkey_raw(owner)
-            mint_bytes = mint_bytes or _pubkey_raw(d.mint)
-            for key, a in sorted(owned[owner].items()):
-                if key in explicit or a.owner != program_id:
-                    continue
-                try:
-                    ta = parse_token_account(a.owner, a.data)
-                except LayoutError:
-                    continue
-                if ta.mint == mint_bytes and ta.owner == owner_raw:
-                    excluded_raw += ta.amount
+            for key, (program, amount) in owned.get((owner, mint_bytes), {}).items():
+                if key not in explicit and program == program_id:
+                    excluded_raw += amount
         if excluded_raw > mint.supply:
             return err(f"excluded balances ({excluded_raw}) exceed the supply ({mint.supply})")
         total = amounts.scale(mint.supply, mint.decimals)
