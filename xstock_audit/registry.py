@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import amounts, redact
+from . import amounts, identifiers, redact
 from .errors import InputError
 from .yamlsrc import SourceMap, dotted
 from .yamlsrc import load as load_yaml
@@ -285,15 +285,7 @@ class Token(_Model):
     @field_validator("isin")
     @classmethod
     def _isin(cls, v: str) -> str:
-        from stdnum import isin as stdisin
-        from stdnum.exceptions import ValidationError as StdnumError
-
-        try:
-            return str(stdisin.validate(v))
-        except StdnumError as exc:
-            raise ValueError(
-                f"{v!r} is not a valid ISIN ({str(exc).lower().rstrip('.')})"
-            ) from None
+        return identifiers.isin(v)
 
     @field_validator("tolerance", mode="before")
     @classmethod

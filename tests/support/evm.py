@@ -33,7 +33,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from xstock_audit.sandbox.evm_node import EvmNode, RpcError, load_artifact
+from xstock_audit.sandbox.evm_node import EvmNode, RpcClientMixin, RpcError, load_artifact
 
 __all__ = [
     "ANVIL_BINARY_ENV",
@@ -161,7 +161,7 @@ def _free_port() -> int:
         return port
 
 
-class AnvilNode:
+class AnvilNode(RpcClientMixin):
     """An anvil process on a free 127.0.0.1 port (automine on). Use as a context manager."""
 
     def __init__(
@@ -320,24 +320,6 @@ class AnvilNode:
         return list(self._accounts)
 
     # ------------------------------------------------------------------ raw JSON-RPC
-
-    def rpc_raw(self, method: str, params: list[Any]) -> dict[str, Any]:
-        """POST one JSON-RPC request; return the whole response object (``result`` or ``error``)."""
-        if self._http is None:
-            raise AnvilError("AnvilNode not started")
-        self._rpc_id += 1
-        payload = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": params}
-        response = self._http.post(self.url, json=payload)
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
-    def rpc(self, method: str, params: list[Any]) -> Any:
-        """JSON-RPC call returning ``result``; raises :class:`RpcError` on an ``error``."""
-        body = self.rpc_raw(method, params)
-        if "error" in body:
-            raise RpcError.from_json(body["error"], method=method)
-        return body.get("result")
 
     # ------------------------------------------------------------------ chain control
 

@@ -6,20 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from .. import amounts
+from ..identifiers import isin
 
-
-def isin(value: object) -> str:
-    from stdnum import isin as stdisin
-    from stdnum.exceptions import ValidationError
-
-    if not isinstance(value, str):
-        raise ValueError("ISIN must be a string")
-    try:
-        return str(stdisin.validate(value))
-    except ValidationError as exc:
-        raise ValueError(
-            f"{value!r} is not a valid ISIN ({str(exc).lower().rstrip('.')})"
-        ) from None
+__all__ = ["account", "isin", "quantity", "timestamp"]
 
 
 def quantity(value: object) -> Decimal:

@@ -38,7 +38,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from types import TracebackType
 from typing import Any, Final, Self
@@ -52,6 +51,8 @@ from web3.contract.contract import ContractFunction
 from web3.middleware.base import MiddlewareOnion
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxParams, TxReceipt
+
+from .rpc_http import RpcHttpServer
 
 __all__ = [
     "DEFAULT_ACCOUNT_BALANCE",
@@ -575,7 +576,36 @@ def _params(params: object, required: int, optional: int = 0) -> list[Any]:
 _Handler = Callable[[object], object]
 
 
-class EvmNode:
+class RpcClientMixin:
+    """JSON-RPC over HTTP to a node's own URL: shared by `EvmNode` and the tests' anvil."""
+
+    _http: httpx.Client | None
+    _rpc_id: int
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def rpc_raw(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """POST one JSON-RPC request; return the whole response object (`result` or `error`)."""
+        if self._http is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        self._rpc_id += 1
+        payload = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": params}
+        response = self._http.post(self.url, json=payload)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        """JSON-RPC call returning `result`; raises `RpcError` on an `error`."""
+        body = self.rpc_raw(method, params)
+        if "error" in body:
+            raise RpcError.from_json(body["error"], method=method)
+        return body.get("result")
+
+
+class EvmNode(RpcClientMixin):
     """One py-evm chain served as an Ethereum JSON-RPC endpoint on 127.0.0.1.
 
     The same interface as the test suite's `AnvilNode`: context manager, `start()`/`stop()`,
@@ -629,8 +659,7 @@ class EvmNode:
         ]
         self.local_w3.eth.default_account = self._accounts[0]
         self._requested_port = port
-        self._server: _RpcHttpServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: RpcHttpServer | None = None
         self._http: httpx.Client | None = None
         self._w3: Web3 | None = None
         self._rpc_id = 0
@@ -671,31 +700,21 @@ class EvmNode:
         """Bind 127.0.0.1 (a free port unless one was given) and serve in a daemon thread."""
         if self._server is not None:
             return self
-        server = _RpcHttpServer(("127.0.0.1", self._requested_port), _RpcRequestHandler, self)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"evm-node-{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
+        server = RpcHttpServer(self._requested_port, self)
+        self._server = server.start(f"evm-node-{server.port}")
         self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent). The chain stays; `start()` serves it again."""
-        server, thread, http = self._server, self._thread, self._http
-        self._server = self._thread = None
+        server, http = self._server, self._http
+        self._server = None
         self._http = None
         self._w3 = None
         if http is not None:
             http.close()
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -712,7 +731,7 @@ class EvmNode:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("EvmNode is not running; call start() first")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -733,24 +752,6 @@ class EvmNode:
         return list(self._accounts)
 
     # ---- raw JSON-RPC over HTTP ---------------------------------------------------------------
-
-    def rpc_raw(self, method: str, params: list[Any]) -> dict[str, Any]:
-        """POST one JSON-RPC request; return the whole response object (`result` or `error`)."""
-        if self._http is None:
-            raise RuntimeError("EvmNode is not running; call start() first")
-        self._rpc_id += 1
-        payload = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": params}
-        response = self._http.post(self.url, json=payload)
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
-    def rpc(self, method: str, params: list[Any]) -> Any:
-        """JSON-RPC call returning `result`; raises `RpcError` on an `error`."""
-        body = self.rpc_raw(method, params)
-        if "error" in body:
-            raise RpcError.from_json(body["error"], method=method)
-        return body.get("result")
 
     # ---- chain control (in-process) ---------------------------------------------------------
 
@@ -1097,86 +1098,3 @@ class EvmNode:
 
 def _error_response(request_id: object, error: RpcError) -> dict[str, object]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP transport
-
-
-class _RpcHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        node: EvmNode,
-    ) -> None:
-        self.node = node
-        super().__init__(address, handler)
-
-
-class _RpcRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stalls
-    server_version = "xstock-audit-sandbox"
-    sys_version = ""
-
-    def _node(self) -> EvmNode:
-        server = self.server
-        assert isinstance(server, _RpcHttpServer)
-        return server.node
-
-    def log_message(self, format: str, *args: object) -> None:  # silence request logging
-        return
-
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _read_body(self, limit: int) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > limit:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            return None
-        return self.rfile.read(length)
-
-    def do_POST(self) -> None:
-        node = self._node()
-        content_type = self.headers.get("Content-Type")
-        if content_type is not None and not content_type.lower().startswith("application/json"):
-            self.close_connection = True
-            self._reply(415, b"Supplied content type is not allowed", "text/plain")
-            return
-        try:
-            body = self._read_body(node.max_request_body_bytes)
-        except ValueError:
-            self.close_connection = True
-            self._reply(400, b"Bad Request", "text/plain")
-            return
-        if body is None:
-            self.close_connection = True
-            self._reply(413, b"Payload Too Large", "text/plain")
-            return
-        reply = node.handle_body(body)
-        self._reply(200, reply or b"", "application/json")
-
-    def do_GET(self) -> None:
-        self._reply(405, b"Method Not Allowed: JSON-RPC needs POST", "text/plain")

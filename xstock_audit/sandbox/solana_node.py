@@ -25,7 +25,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Final, Literal
 
@@ -44,6 +43,8 @@ from solders.transaction_metadata import (
     SimulatedTransactionInfo,
     TransactionMetadata,
 )
+
+from .rpc_http import RpcHttpServer
 
 __all__ = [
     "ASSOCIATED_TOKEN_PROGRAM_ID",
@@ -609,8 +610,7 @@ class SolanaNode:
         self.max_multiple_accounts = max_multiple_accounts
         self.max_request_body_bytes = max_request_body_bytes
         self._requested_port = port
-        self._server: _RpcHttpServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: RpcHttpServer | None = None
         self._keyring: dict[Pubkey, Keypair] = {}
         self._block_times: dict[int, int] = {}
         clock = self.svm.get_clock()
@@ -656,22 +656,14 @@ class SolanaNode:
         """Bind 127.0.0.1 (a free port unless one was given) and serve in a daemon thread."""
         if self._server is not None:
             return self
-        server = _RpcHttpServer(("127.0.0.1", self._requested_port), _RpcRequestHandler, self)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = RpcHttpServer(self._requested_port, self)
+        self._server = server.start(f"solana-node-{server.port}")
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+            server.stop()
 
     def __enter__(self) -> SolanaNode:
         return self.start()
@@ -688,7 +680,7 @@ class SolanaNode:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("SolanaNode is not running; call start() first")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -1088,91 +1080,3 @@ class SolanaNode:
 
 def _error_response(request_id: object, error: RpcError) -> dict[str, object]:
     return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP transport
-
-
-class _RpcHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        node: SolanaNode,
-    ) -> None:
-        self.node = node
-        super().__init__(address, handler)
-
-
-class _RpcRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "xstock-audit-sandbox"
-    sys_version = ""
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stalls
-
-    def _node(self) -> SolanaNode:
-        server = self.server
-        assert isinstance(server, _RpcHttpServer)
-        return server.node
-
-    def log_message(self, format: str, *args: object) -> None:  # silence request logging
-        return
-
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _read_body(self, limit: int) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > limit:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            return None
-        return self.rfile.read(length)
-
-    def do_POST(self) -> None:
-        node = self._node()
-        content_type = self.headers.get("Content-Type")
-        if content_type is not None and not content_type.lower().startswith("application/json"):
-            self.close_connection = True
-            self._reply(415, b"Supplied content type is not allowed", "text/plain")
-            return
-        try:
-            body = self._read_body(node.max_request_body_bytes)
-        except ValueError:
-            self.close_connection = True
-            self._reply(400, b"Bad Request", "text/plain")
-            return
-        if body is None:
-            self.close_connection = True
-            self._reply(413, b"Payload Too Large", "text/plain")
-            return
-        reply = node.handle_body(body)
-        self._reply(200, reply or b"", "application/json; charset=utf-8")
-
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self._reply(200, b"ok", "text/plain; charset=utf-8")
-        else:
-            self._reply(
-                405, b"Used HTTP Method is not allowed. POST or OPTIONS is required", "text/plain"
-            )
