@@ -52,7 +52,14 @@ from web3.middleware.base import MiddlewareOnion
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxParams, TxReceipt
 
-from .rpc_http import RpcHttpServer
+from .rpc_http import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    SERVER_ERROR,
+    JsonRpcDispatcher,
+    RpcError,
+    RpcHttpServer,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNT_BALANCE",
@@ -79,11 +86,6 @@ _CONTRACTS_PACKAGE: Final = "xstock_audit.sandbox"
 _CONTRACTS_DIR: Final = "contracts"
 
 # JSON-RPC 2.0 codes, plus the EIP-1474/anvil ones.
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-SERVER_ERROR: Final = -32000
 EXECUTION_REVERTED: Final = 3
 
 _BLOCK_TAGS: Final = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
@@ -122,36 +124,6 @@ _QUIET_LOGGERS: Final = ("eth", "eth_tester", "web3.providers.eth_tester", "web3
 
 # --------------------------------------------------------------------------------------------
 # Errors and artifacts
-
-
-class RpcError(Exception):
-    """A JSON-RPC error object: `{"code", "message", "data"?}` (`method`: the call, if known)."""
-
-    def __init__(
-        self, code: int, message: str, data: object = None, *, method: str | None = None
-    ) -> None:
-        prefix = f"{method} failed: " if method else ""
-        super().__init__(f"{prefix}code={code} message={message!r} data={data!r}")
-        self.code = code
-        self.message = message
-        self.data = data
-        self.method = method
-
-    @classmethod
-    def from_json(cls, error: Mapping[str, Any], *, method: str | None = None) -> RpcError:
-        code = error.get("code")
-        return cls(
-            code if isinstance(code, int) else SERVER_ERROR,
-            str(error.get("message", "")),
-            error.get("data"),
-            method=method,
-        )
-
-    def to_json(self) -> dict[str, object]:
-        error: dict[str, object] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
 
 
 class SandboxUnavailable(RuntimeError):
@@ -605,7 +577,7 @@ class RpcClientMixin:
         return body.get("result")
 
 
-class EvmNode(RpcClientMixin):
+class EvmNode(RpcClientMixin, JsonRpcDispatcher):
     """One py-evm chain served as an Ethereum JSON-RPC endpoint on 127.0.0.1.
 
     The same interface as the test suite's `AnvilNode`: context manager, `start()`/`stop()`,
@@ -863,56 +835,6 @@ class EvmNode(RpcClientMixin):
 
     # ---- JSON-RPC transport-free entry points ------------------------------------------------
 
-    def handle_json(self, request: object) -> object | None:
-        """Answer a decoded JSON-RPC request or batch; None when nothing is to be sent."""
-        with self.lock:
-            if isinstance(request, list):
-                if not request:
-                    return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
-                replies = [self._handle_one(item) for item in request]
-                kept = [reply for reply in replies if reply is not None]
-                return kept or None
-            return self._handle_one(request)
-
-    def handle_body(self, body: bytes) -> bytes | None:
-        """Answer an HTTP body; None for a notification (HTTP 200 with an empty body)."""
-        try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            reply: object | None = _error_response(None, RpcError(PARSE_ERROR, "Parse error"))
-        else:
-            reply = self.handle_json(request)
-        if reply is None:
-            return None
-        return json.dumps(reply, allow_nan=False, separators=(",", ":")).encode()
-
-    def _handle_one(self, request: object) -> dict[str, object] | None:
-        if not isinstance(request, dict):
-            return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
-        request_id = request.get("id")
-        is_notification = "id" not in request
-        valid_id = request_id is None or (
-            isinstance(request_id, str | int) and not isinstance(request_id, bool)
-        )
-        method = request.get("method")
-        if request.get("jsonrpc") != "2.0" or not isinstance(method, str) or not valid_id:
-            return _error_response(
-                request_id if valid_id else None, RpcError(INVALID_REQUEST, "Invalid request")
-            )
-        handler = self._methods.get(method)
-        try:
-            if handler is None:
-                raise RpcError(METHOD_NOT_FOUND, "Method not found")
-            result = handler(request.get("params"))
-        except RpcError as rpc_error:
-            return None if is_notification else _error_response(request_id, rpc_error)
-        except Exception as exc:
-            failure = self._failure(exc)
-            return None if is_notification else _error_response(request_id, failure)
-        if is_notification:
-            return None
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
-
     def _failure(self, exc: Exception) -> RpcError:
         """A node's error object for an exception out of the pipeline."""
         from eth.exceptions import Revert
@@ -1094,7 +1016,3 @@ class EvmNode(RpcClientMixin):
     def _rpc_revert(self, params: object) -> object:
         (snapshot_id,) = _params(params, 1)
         return self.revert(hex(_quantity(snapshot_id, "snapshot id")))
-
-
-def _error_response(request_id: object, error: RpcError) -> dict[str, object]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}

@@ -1,15 +1,128 @@
-"""The HTTP side of the sandbox's JSON-RPC nodes (py-evm and LiteSVM share it).
+"""The JSON-RPC and HTTP side shared by the sandbox's nodes (py-evm and LiteSVM).
 
-A threaded server on 127.0.0.1 that hands each POST body to the node's `handle_body` and
-answers the way real nodes do: 200 with the JSON-RPC reply (errors included), 413 over the
-body limit, 415 for a non-JSON content type, 405 for other methods, `GET /health` -> ok.
+`JsonRpcDispatcher` answers JSON-RPC 2.0 requests and batches from a method table under the
+node's lock, with the standard error objects. `RpcHttpServer` is a threaded server on
+127.0.0.1 that hands each POST body to the node's `handle_body` and answers the way real
+nodes do: 200 with the JSON-RPC reply (errors included), 413 over the body limit, 415 for a
+non-JSON content type, 405 for other methods, `GET /health` -> ok.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Final, Protocol
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+SERVER_ERROR: Final = -32000
+
+Handler = Callable[[object], object]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object: `{"code", "message", "data"?}` (`method`: the call, if known)."""
+
+    def __init__(
+        self, code: int, message: str, data: object = None, *, method: str | None = None
+    ) -> None:
+        prefix = f"{method} failed: " if method else ""
+        super().__init__(f"{prefix}code={code} message={message!r} data={data!r}")
+        self.code = code
+        self.message = message
+        self.data = data
+        self.method = method
+
+    @classmethod
+    def from_json(cls, error: Mapping[str, Any], *, method: str | None = None) -> RpcError:
+        code = error.get("code")
+        return cls(
+            code if isinstance(code, int) else SERVER_ERROR,
+            str(error.get("message", "")),
+            error.get("data"),
+            method=method,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        error: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+def error_response(request_id: object, error: RpcError) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+class JsonRpcDispatcher:
+    """JSON-RPC 2.0 over a method table; every request runs with `lock` held."""
+
+    lock: threading.RLock
+    _methods: dict[str, Handler]
+
+    def handle_json(self, request: object) -> object | None:
+        """Answer a decoded JSON-RPC request or batch; None when nothing is to be sent."""
+        with self.lock:
+            if isinstance(request, list):
+                if not request:
+                    return error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
+                replies = [self._handle_one(item) for item in request]
+                kept = [reply for reply in replies if reply is not None]
+                return kept or None
+            return self._handle_one(request)
+
+    def handle_body(self, body: bytes) -> bytes | None:
+        """Answer an HTTP body; None for a notification (HTTP 200 with an empty body)."""
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            reply: object | None = error_response(None, RpcError(PARSE_ERROR, "Parse error"))
+        else:
+            reply = self.handle_json(request)
+        if reply is None:
+            return None
+        return json.dumps(reply, allow_nan=False, separators=(",", ":")).encode()
+
+    def _failure(self, exc: Exception) -> RpcError:
+        """The error object for an exception out of a handler (a bug: an internal error)."""
+        return RpcError(INTERNAL_ERROR, "Internal error", f"{type(exc).__name__}: {exc}")
+
+    def _handle_one(self, request: object) -> dict[str, object] | None:
+        if not isinstance(request, dict):
+            return error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
+        request_id = request.get("id")
+        is_notification = "id" not in request
+        valid_id = request_id is None or (
+            isinstance(request_id, str | int) and not isinstance(request_id, bool)
+        )
+        method = request.get("method")
+        params = request.get("params")
+        if (
+            request.get("jsonrpc") != "2.0"
+            or not isinstance(method, str)
+            or not valid_id
+            or not (params is None or isinstance(params, list | dict))
+        ):
+            return error_response(
+                request_id if valid_id else None, RpcError(INVALID_REQUEST, "Invalid request")
+            )
+        handler = self._methods.get(method)
+        try:
+            if handler is None:
+                raise RpcError(METHOD_NOT_FOUND, "Method not found")
+            result = handler(params)
+        except RpcError as rpc_error:
+            return None if is_notification else error_response(request_id, rpc_error)
+        except Exception as exc:
+            return None if is_notification else error_response(request_id, self._failure(exc))
+        if is_notification:
+            return None
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
 class JsonRpcBackend(Protocol):

@@ -44,7 +44,13 @@ from solders.transaction_metadata import (
     TransactionMetadata,
 )
 
-from .rpc_http import RpcHttpServer
+from .rpc_http import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    JsonRpcDispatcher,
+    RpcError,
+    RpcHttpServer,
+)
 
 __all__ = [
     "ASSOCIATED_TOKEN_PROGRAM_ID",
@@ -94,11 +100,6 @@ MAX_REQUEST_BODY_BYTES: Final = 50 * 1024
 MAX_BASE58_BYTES: Final = 128
 
 # JSON-RPC 2.0 and Agave custom error codes.
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
 BLOCK_NOT_AVAILABLE: Final = -32004
 MIN_CONTEXT_SLOT_NOT_REACHED: Final = -32016
 
@@ -126,22 +127,6 @@ _B58_INDEX: Final = {c: i for i, c in enumerate(_B58_ALPHABET)}
 
 # --------------------------------------------------------------------------------------------
 # Errors
-
-
-class RpcError(Exception):
-    """A JSON-RPC error object: `{"code", "message", "data"?}`."""
-
-    def __init__(self, code: int, message: str, data: object = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, object]:
-        error: dict[str, object] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
 
 
 class SandboxTransactionError(RuntimeError):
@@ -573,7 +558,7 @@ def _encode_account(account: Account, config: _AccountConfig) -> dict[str, objec
 _Handler = Callable[[object], object]
 
 
-class SolanaNode:
+class SolanaNode(JsonRpcDispatcher):
     """One LiteSVM served as a Solana JSON-RPC endpoint on 127.0.0.1.
 
     Every touch of the LiteSVM goes through `self.lock` (re-entrant): the HTTP server is
@@ -826,60 +811,6 @@ class SolanaNode:
 
     # ---- JSON-RPC transport-free entry points ------------------------------------------------
 
-    def handle_json(self, request: object) -> object | None:
-        """Answer a decoded JSON-RPC request or batch; None when nothing is to be sent."""
-        with self.lock:
-            if isinstance(request, list):
-                if not request:
-                    return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
-                replies = [self._handle_one(item) for item in request]
-                kept = [reply for reply in replies if reply is not None]
-                return kept or None
-            return self._handle_one(request)
-
-    def handle_body(self, body: bytes) -> bytes | None:
-        """Answer an HTTP body; None for a notification (HTTP 200 with an empty body)."""
-        try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            reply: object | None = _error_response(None, RpcError(PARSE_ERROR, "Parse error"))
-        else:
-            reply = self.handle_json(request)
-        if reply is None:
-            return None
-        return json.dumps(reply, allow_nan=False, separators=(",", ":")).encode()
-
-    def _handle_one(self, request: object) -> dict[str, object] | None:
-        if not isinstance(request, dict):
-            return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
-        request_id = request.get("id")
-        is_notification = "id" not in request
-        valid_id = request_id is None or (
-            isinstance(request_id, str | int) and not isinstance(request_id, bool)
-        )
-        method = request.get("method")
-        params = request.get("params")
-        if (
-            request.get("jsonrpc") != "2.0"
-            or not isinstance(method, str)
-            or not valid_id
-            or not (params is None or isinstance(params, list | dict))
-        ):
-            return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
-        handler = self._methods.get(method)
-        try:
-            if handler is None:
-                raise RpcError(METHOD_NOT_FOUND, "Method not found")
-            result = handler(params)
-        except RpcError as rpc_error:
-            return None if is_notification else _error_response(request_id, rpc_error)
-        except Exception as exc:  # a bug in the sandbox, reported like a node's internal error
-            internal = RpcError(INTERNAL_ERROR, "Internal error", f"{type(exc).__name__}: {exc}")
-            return None if is_notification else _error_response(request_id, internal)
-        if is_notification:
-            return None
-        return {"jsonrpc": "2.0", "result": result, "id": request_id}
-
     # ---- method implementations (called with self.lock held) -------------------------------
 
     def _context(self) -> dict[str, object]:
@@ -1076,7 +1007,3 @@ class SolanaNode:
             for pubkey, account in matches
         ]
         return {"context": self._context(), "value": value}
-
-
-def _error_response(request_id: object, error: RpcError) -> dict[str, object]:
-    return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
