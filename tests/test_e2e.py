@@ -1,6 +1,7 @@
 """End to end: the installed `xstock-audit` process against real local chains.
 
-anvil (EVM) and LiteSVM (Solana) run on 127.0.0.1; the registry and attestation files are
+The EVM side runs twice, on anvil and on the package's py-evm node; LiteSVM is Solana; all
+on 127.0.0.1; the registry and attestation files are
 written to a temporary folder; the verdicts and exit codes are checked against figures
 computed here from the raw amounts the test minted.
 """
@@ -21,7 +22,15 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 from solders.keypair import Keypair
-from support.evm import MULTIPLIER_ONE, AnvilNode, deploy_backed_token, deploy_plain_token, transact
+from support.evm import (
+    MULTIPLIER_ONE,
+    NODE_KINDS,
+    EvmTestNode,
+    deploy_backed_token,
+    deploy_plain_token,
+    make_node,
+    transact,
+)
 
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SolanaNode
@@ -36,7 +45,7 @@ T0 = 1_767_225_600
 @dataclass
 class World:
     dir: Path
-    anvil: AnvilNode
+    anvil: EvmTestNode
     solana: SolanaNode
     expected: dict[str, Decimal]
 
@@ -45,10 +54,12 @@ def _iso(dt: datetime) -> str:
     return dt.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=NODE_KINDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     d = tmp_path_factory.mktemp("e2e")
-    with AnvilNode() as anvil, SolanaNode() as sol:
+    with make_node(request.param) as anvil, SolanaNode() as sol:
         sol.set_unix_timestamp(T0)
         solana_treasury = Keypair()
         sol.remember(solana_treasury)

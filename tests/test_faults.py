@@ -438,7 +438,10 @@ def test_interrupted_run_leaves_no_report(env: Env, sig: int, code: int) -> None
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.5)
+        deadline = time.monotonic() + 60
+        while ep.requests == 0:  # signal only once the run is waiting on the network
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == code
