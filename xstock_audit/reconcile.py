@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from . import amounts
-from .chains import ChainRead, DeploymentSupply, Pin
+from .chains import ChainRead, DeploymentSupply
 from .custody import CustodyBook
 from .registry import Registry, Token
 
@@ -74,14 +74,10 @@ class TokenResult:
 @dataclass(frozen=True)
 class AuditResult:
     generated_at: datetime
-    pins: Mapping[str, Pin | None]
-    chain_errors: Mapping[str, str]
+    #: each chain's read: where it was pinned (or its error), requests, messages
+    chains: Mapping[str, ChainRead]
     tokens: tuple[TokenResult, ...]
     summary: Mapping[Status, int] = field(default_factory=dict)
-    #: HTTP requests each chain's read took (on the endpoint that answered)
-    requests: Mapping[str, int] = field(default_factory=dict)
-    #: what a chain's read reported beyond its values: endpoints skipped, quorum, ...
-    chain_messages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -232,10 +228,7 @@ def reconcile(
         summary[t.status] += 1
     return AuditResult(
         generated_at=now,
-        pins={name: read.pin for name, read in reads.items()},
-        chain_errors={name: read.error for name, read in reads.items() if read.error},
+        chains=dict(reads),
         tokens=tuple(tokens),
         summary=summary,
-        requests={name: read.requests for name, read in reads.items()},
-        chain_messages={name: read.messages for name, read in reads.items() if read.messages},
     )

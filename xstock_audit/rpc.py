@@ -202,7 +202,7 @@ class Endpoint:
             for i, r in zip(part, replies, strict=True):
                 results[i] = r
 
-        await asyncio.gather(*(run(p) for p in self._parts(items)))
+        await asyncio.gather(*(run(p) for p in self._split(range(len(items)), items)))
         for attempt in range(self._retries):  # calls the server rate-limited one by one
             again = [i for i, r in enumerate(results) if isinstance(r, RpcError) and r.transient]
             if not again:
@@ -211,9 +211,6 @@ class Endpoint:
             await asyncio.sleep(self._backoff * 2**attempt * (1 + random.random() * 0.25))
             await asyncio.gather(*(run(p) for p in self._split(again, items)))
         return results
-
-    def _parts(self, items: Sequence[str]) -> list[list[int]]:
-        return self._split(range(len(items)), items)
 
     def _split(self, indexes: Sequence[int], items: Sequence[str]) -> list[list[int]]:
         """Cut `indexes` into parts within the batch size and the body size."""

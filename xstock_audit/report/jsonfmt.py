@@ -62,20 +62,17 @@ def _token(t: TokenResult) -> dict[str, Any]:
 
 def document(result: AuditResult) -> dict[str, Any]:
     chains: dict[str, Any] = {}
-    for name, pin in result.pins.items():
-        messages = list(result.chain_messages.get(name, ()))
+    for name, read in result.chains.items():
+        pin, messages = read.pin, list(read.messages)
         if pin is None:
-            chains[name] = {
-                "error": result.chain_errors.get(name, "not read"),
-                "messages": messages,
-            }
+            chains[name] = {"error": read.error or "not read", "messages": messages}
             continue
         unit = "block" if pin.kind == "evm" else "slot"
         chains[name] = {
             unit: pin.number,
             "time": iso(pin.time),
             "rpc": pin.rpc,
-            "requests": result.requests.get(name, 0),
+            "requests": read.requests,
             "messages": messages,
         }
     return {

@@ -55,16 +55,16 @@ def render(result: AuditResult, options: Options) -> str:
         highlight=False,
         soft_wrap=False,
     )
-    for name, pin in result.pins.items():
+    for name, read in result.chains.items():
+        pin = read.pin
         if pin is None:
-            error = result.chain_errors.get(name, "")
-            console.print(Text(f"{name}: not read: {error}", style="red"), soft_wrap=True)
+            console.print(Text(f"{name}: not read: {read.error}", style="red"), soft_wrap=True)
         else:
             unit = "block" if pin.kind == "evm" else "slot"
             console.print(
                 f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
             )
-        for message in result.chain_messages.get(name, ()):
+        for message in read.messages:
             console.print(Text(f"  {message}", style="yellow"), soft_wrap=True)
 
     table = Table(show_lines=options.details, header_style="bold")

@@ -39,8 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import httpx
 from eth_typing import ChecksumAddress
@@ -56,9 +55,8 @@ from .rpc_http import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     SERVER_ERROR,
-    JsonRpcDispatcher,
     RpcError,
-    RpcHttpServer,
+    ServedNode,
 )
 
 __all__ = [
@@ -577,7 +575,7 @@ class RpcClientMixin:
         return body.get("result")
 
 
-class EvmNode(RpcClientMixin, JsonRpcDispatcher):
+class EvmNode(ServedNode, RpcClientMixin):
     """One py-evm chain served as an Ethereum JSON-RPC endpoint on 127.0.0.1.
 
     The same interface as the test suite's `AnvilNode`: context manager, `start()`/`stop()`,
@@ -631,7 +629,7 @@ class EvmNode(RpcClientMixin, JsonRpcDispatcher):
         ]
         self.local_w3.eth.default_account = self._accounts[0]
         self._requested_port = port
-        self._server: RpcHttpServer | None = None
+        self._server_name = "evm-node"
         self._http: httpx.Client | None = None
         self._w3: Web3 | None = None
         self._rpc_id = 0
@@ -668,46 +666,14 @@ class EvmNode(RpcClientMixin, JsonRpcDispatcher):
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Bind 127.0.0.1 (a free port unless one was given) and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = RpcHttpServer(self._requested_port, self)
-        self._server = server.start(f"evm-node-{server.port}")
+    def _on_start(self) -> None:
         self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
-        return self
 
-    def stop(self) -> None:
-        """Stop serving (idempotent). The chain stays; `start()` serves it again."""
-        server, http = self._server, self._http
-        self._server = None
-        self._http = None
+    def _on_stop(self) -> None:
+        http, self._http = self._http, None
         self._w3 = None
         if http is not None:
             http.close()
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("EvmNode is not running; call start() first")
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def w3(self) -> Web3:

@@ -13,7 +13,8 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Protocol
+from types import TracebackType
+from typing import Any, Final, Protocol, Self
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
@@ -129,6 +130,60 @@ class JsonRpcBackend(Protocol):
     max_request_body_bytes: int
 
     def handle_body(self, body: bytes) -> bytes | None: ...
+
+
+class ServedNode(JsonRpcDispatcher):
+    """A node served over HTTP on 127.0.0.1: start/stop, context manager, `port`, `url`.
+
+    Subclasses set `_requested_port` (0: any free port) and `_server_name`, and may hook
+    `_on_start`/`_on_stop`."""
+
+    _requested_port: int = 0
+    _server_name: str = "node"
+    _server: RpcHttpServer | None = None
+    max_request_body_bytes: int
+
+    def start(self) -> Self:
+        """Bind 127.0.0.1 (a free port unless one was given) and serve in a daemon thread."""
+        if self._server is None:
+            server = RpcHttpServer(self._requested_port, self)
+            self._server = server.start(f"{self._server_name}-{server.port}")
+            self._on_start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent). The chain stays; `start()` serves it again."""
+        server, self._server = self._server, None
+        if server is not None:
+            self._on_stop()
+            server.stop()
+
+    def _on_start(self) -> None:
+        pass
+
+    def _on_stop(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 class RpcHttpServer(ThreadingHTTPServer):

@@ -25,7 +25,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from types import TracebackType
 from typing import Final, Literal
 
 from solders.account import Account
@@ -47,9 +46,8 @@ from solders.transaction_metadata import (
 from .rpc_http import (
     INVALID_PARAMS,
     INVALID_REQUEST,
-    JsonRpcDispatcher,
     RpcError,
-    RpcHttpServer,
+    ServedNode,
 )
 
 __all__ = [
@@ -558,7 +556,7 @@ def _encode_account(account: Account, config: _AccountConfig) -> dict[str, objec
 _Handler = Callable[[object], object]
 
 
-class SolanaNode(JsonRpcDispatcher):
+class SolanaNode(ServedNode):
     """One LiteSVM served as a Solana JSON-RPC endpoint on 127.0.0.1.
 
     Every touch of the LiteSVM goes through `self.lock` (re-entrant): the HTTP server is
@@ -595,7 +593,7 @@ class SolanaNode(JsonRpcDispatcher):
         self.max_multiple_accounts = max_multiple_accounts
         self.max_request_body_bytes = max_request_body_bytes
         self._requested_port = port
-        self._server: RpcHttpServer | None = None
+        self._server_name = "solana-node"
         self._keyring: dict[Pubkey, Keypair] = {}
         self._block_times: dict[int, int] = {}
         clock = self.svm.get_clock()
@@ -636,40 +634,6 @@ class SolanaNode(JsonRpcDispatcher):
         self._methods[name] = handler
 
     # ---- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> SolanaNode:
-        """Bind 127.0.0.1 (a free port unless one was given) and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = RpcHttpServer(self._requested_port, self)
-        self._server = server.start(f"solana-node-{server.port}")
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> SolanaNode:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SolanaNode is not running; call start() first")
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # ---- clock -----------------------------------------------------------------------------
 
