@@ -600,6 +600,27 @@ def create_token_account(
     return account.pubkey()
 
 
+def _send_checked(
+    node: SolanaNode,
+    mint: Pubkey,
+    opcode: int,
+    amount: int,
+    accounts: list[AccountMeta],
+    signer: Pubkey,
+) -> None:
+    """A "checked" token instruction: opcode, u64 raw amount, the mint's decimals; the
+    given accounts then the signer."""
+    node.send_transaction(
+        [
+            Instruction(
+                _token_program_of(node, mint),
+                bytes([opcode]) + struct.pack("<QB", amount, get_mint(node, mint).decimals),
+                [*accounts, AccountMeta(signer, True, False)],
+            )
+        ]
+    )
+
+
 def mint_to(
     node: SolanaNode,
     mint: Pubkey,
@@ -609,24 +630,13 @@ def mint_to(
     authority: KeyLike | None = None,
 ) -> None:
     """MintToChecked (14): raw `amount` (never scaled) signed by the mint authority."""
-    token_program = _token_program_of(node, mint)
-    state = get_mint(node, mint)
-    signer = _pubkey(node, authority) if authority is not None else state.mint_authority
+    signer = (
+        _pubkey(node, authority) if authority is not None else get_mint(node, mint).mint_authority
+    )
     if signer is None:
         raise ValueError(f"mint {mint} has no mint authority")
-    node.send_transaction(
-        [
-            Instruction(
-                token_program,
-                bytes([_IX_MINT_TO_CHECKED]) + struct.pack("<QB", amount, state.decimals),
-                [
-                    AccountMeta(mint, False, True),
-                    AccountMeta(account, False, True),
-                    AccountMeta(signer, True, False),
-                ],
-            )
-        ]
-    )
+    metas = [AccountMeta(mint, False, True), AccountMeta(account, False, True)]
+    _send_checked(node, mint, _IX_MINT_TO_CHECKED, amount, metas, signer)
 
 
 def burn(
@@ -639,26 +649,13 @@ def burn(
 ) -> None:
     """BurnChecked (15) from `account`, signed by its owner unless `authority` is given
     (e.g. a permanent delegate)."""
-    token_program = _token_program_of(node, mint)
-    state = get_mint(node, mint)
     signer = (
         _pubkey(node, authority)
         if authority is not None
         else get_token_account(node, account).owner
     )
-    node.send_transaction(
-        [
-            Instruction(
-                token_program,
-                bytes([_IX_BURN_CHECKED]) + struct.pack("<QB", amount, state.decimals),
-                [
-                    AccountMeta(account, False, True),
-                    AccountMeta(mint, False, True),
-                    AccountMeta(signer, True, False),
-                ],
-            )
-        ]
-    )
+    metas = [AccountMeta(account, False, True), AccountMeta(mint, False, True)]
+    _send_checked(node, mint, _IX_BURN_CHECKED, amount, metas, signer)
 
 
 def transfer_checked(
@@ -671,25 +668,15 @@ def transfer_checked(
     authority: KeyLike | None = None,
 ) -> None:
     """TransferChecked (12), signed by the source's owner unless `authority` is given."""
-    token_program = _token_program_of(node, mint)
-    state = get_mint(node, mint)
     signer = (
         _pubkey(node, authority) if authority is not None else get_token_account(node, source).owner
     )
-    node.send_transaction(
-        [
-            Instruction(
-                token_program,
-                bytes([_IX_TRANSFER_CHECKED]) + struct.pack("<QB", amount, state.decimals),
-                [
-                    AccountMeta(source, False, True),
-                    AccountMeta(mint, False, False),
-                    AccountMeta(destination, False, True),
-                    AccountMeta(signer, True, False),
-                ],
-            )
-        ]
-    )
+    metas = [
+        AccountMeta(source, False, True),
+        AccountMeta(mint, False, False),
+        AccountMeta(destination, False, True),
+    ]
+    _send_checked(node, mint, _IX_TRANSFER_CHECKED, amount, metas, signer)
 
 
 def update_scaled_ui_multiplier(
