@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,7 @@ from support.evm import (
     transact,
 )
 
-from xstock_audit.chains import ChainRead
+from xstock_audit.chains import ChainRead, MultiplierSchedule
 from xstock_audit.chains.evm import EvmReader
 from xstock_audit.registry import EvmChain, EvmDeployment
 from xstock_audit.rpc import make_client
@@ -138,12 +139,15 @@ def test_backed_scheduled_multiplier_is_reported(node: EvmTestNode, via: str) ->
     s = read(chain(node, via), [dep(token.address)]).supplies[token.address]
     assert s.multiplier == 1
     assert s.total_supply == 10
-    assert len(s.messages) == 1 and "1 -> 2" in s.messages[0]
+    # the reader returns the change as data; the report formats write the sentence
+    assert s.schedule == MultiplierSchedule(
+        Decimal(1), Decimal(2), datetime.fromtimestamp(activation, UTC)
+    )
     node.warp(activation + 1)
     after = read(chain(node, via), [dep(token.address)]).supplies[token.address]
     assert after.multiplier == 2
     assert after.total_supply == 20
-    assert after.messages == ()
+    assert after.schedule is None
 
 
 def test_backed_fee_decay_uses_current_multiplier(node: EvmTestNode) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from xstock_audit.chains import ChainRead
+from xstock_audit.chains import ChainRead, MultiplierSchedule
 from xstock_audit.chains import spl_layout as L
 from xstock_audit.chains.solana import SolanaReader
 from xstock_audit.registry import SolanaChain, SolanaDeployment
@@ -91,13 +92,15 @@ def test_scaled_ui_amount_before_and_after_the_scheduled_change(node: SolanaNode
     assert before.multiplier == Decimal("1.02") and before.multiplier_applied
     assert before.total_supply == Decimal("1234.56789012")
     assert before.circulating == Decimal("1234.56789012") * Decimal("1.02")
-    assert any("1.02 -> 1.1" in m for m in before.messages)
+    assert before.schedule == MultiplierSchedule(
+        Decimal("1.02"), Decimal("1.1"), datetime.fromtimestamp(T0 + 3600, UTC)
+    )
 
     node.set_unix_timestamp(T0 + 3600)  # at the timestamp: the new multiplier is in force
     after = read(chain(node), [dep(mint)]).supplies[str(mint)]
     assert after.multiplier == Decimal("1.1")
     assert after.circulating == Decimal("1234.56789012") * Decimal("1.1")
-    assert after.messages == ()
+    assert after.schedule is None
     node.set_unix_timestamp(T0)
 
 

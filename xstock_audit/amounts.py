@@ -35,6 +35,20 @@ def exact() -> Iterator[decimal.Context]:
         yield ctx
 
 
+def failure(exc: ArithmeticError) -> str:
+    """What an arithmetic failure in the exact context means, for the report."""
+    if isinstance(exc, decimal.Inexact):
+        return (
+            f"the exact result needs more than {PRECISION} significant digits (an extreme "
+            "multiplier, decimals or quantity?)"
+        )
+    if isinstance(exc, decimal.Overflow):
+        return "a value is past the range of exact arithmetic (an extreme multiplier?)"
+    if isinstance(exc, decimal.DivisionByZero):
+        return "division by zero"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def scale(raw: int, decimals: int) -> Decimal:
     """``raw / 10**decimals`` exactly, keeping ``decimals`` places."""
     if decimals < 0:

@@ -2,6 +2,8 @@
 
 This is the one code path behind `xstock-audit check` (and anything that embeds it).
 Custody files are read first so that bad input fails fast, before any network traffic.
+The run's reference time `now` is taken once, at the start: statements dated after it (plus
+`policy.clock_skew`) are set aside, and every chain's head is held to it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .chains import ChainRead, ChainReader
@@ -26,19 +28,26 @@ READERS: Mapping[str, str] = {
 Progress = Callable[[str], None]
 
 
-def read_custody(registry: Registry) -> dict[str, CustodyBook]:
+def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, CustodyBook]:
+    """Every used custodian's book; with `now`, statements dated after `now` plus
+    `policy.clock_skew` are set aside (never used)."""
     base = Path(registry.base_dir)
     used = {t.custodian for t in registry.tokens}
+    not_after = None if now is None else now + registry.policy.clock_skew
     return {
-        name: read_custodian(name, c.attestations, base)
+        name: read_custodian(name, c.attestations, base, not_after)
         for name, c in registry.custodians.items()
         if name in used
     }
 
 
-def _reader(name: str, chain: Chain, client: object) -> ChainReader:
+def _reader(
+    name: str, chain: Chain, client: object, now: datetime | None, clock_skew: timedelta
+) -> ChainReader:
     module, _, cls = READERS[chain.type].partition(":")
-    reader: ChainReader = getattr(importlib.import_module(module), cls)(name, chain, client)
+    reader: ChainReader = getattr(importlib.import_module(module), cls)(
+        name, chain, client, now=now, clock_skew=clock_skew
+    )
     return reader
 
 
@@ -51,11 +60,14 @@ async def read_chains(
     at: Mapping[str, int] | None = None,
     progress: Progress | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
+    now: datetime | None = None,
 ) -> dict[str, ChainRead]:
     """Read every chain that has deployments, all chains concurrently.
 
     A chain not read within `deadline_s` (from the start) is reported as failed: every
-    deployment on it is ERROR. The audit never hangs."""
+    deployment on it is ERROR. The audit never hangs. With `now`, a chain whose head is
+    older than its `max_head_age`, or ahead of `now` by more than `policy.clock_skew`, is
+    failed too (after trying its other endpoints)."""
     from .chains import failed
     from .rpc import make_client
 
@@ -70,7 +82,7 @@ async def read_chains(
     async with make_client() as client:
 
         async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
-            reader = _reader(name, registry.chains[name], client)
+            reader = _reader(name, registry.chains[name], client, now, registry.policy.clock_skew)
             try:
                 read = await asyncio.wait_for(
                     reader.read(deps, (at or {}).get(name)),
@@ -96,8 +108,9 @@ def run(
     progress: Progress | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> AuditResult:
-    books = read_custody(registry)
+    now = now or datetime.now(UTC)
+    books = read_custody(registry, now)
     if progress:
         progress(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
-    reads = asyncio.run(read_chains(registry, progress=progress, deadline_s=deadline_s))
-    return reconcile(registry, reads, books, now or datetime.now(UTC))
+    reads = asyncio.run(read_chains(registry, progress=progress, deadline_s=deadline_s, now=now))
+    return reconcile(registry, reads, books, now)

@@ -39,6 +39,32 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+_DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '36h', '2d', '90m'")
+    if isinstance(value, int):
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ValueError("duration must be positive")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration like '36h', '2d', '90m'")
+    text = value.strip().lower()
+    pos = 0
+    seconds = 0
+    for m in _DURATION_RE.finditer(text):
+        if text[pos : m.start()].strip():
+            break
+        seconds += int(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not text or text[pos:].strip() or (seconds <= 0 and not (allow_zero and pos)):
+        raise ValueError(f"not a duration: {value!r} (use e.g. '36h', '1d12h', '90m', '3600s')")
+    return timedelta(seconds=seconds)
+
+
 def _check_rpc_urls(urls: list[str]) -> list[str]:
     from urllib.parse import urlsplit
 
@@ -63,6 +89,13 @@ class _ChainBase(_Model):
     retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
     #: read the same values from this many endpoints and require them to agree
     quorum: Annotated[StrictInt, Field(ge=1, le=10)] = 1
+    #: a head (newest block or slot read) older than this means a stuck or syncing node
+    max_head_age: timedelta = timedelta(minutes=30)
+
+    @field_validator("max_head_age", mode="before")
+    @classmethod
+    def _head_age(cls, v: object) -> timedelta:
+        return v if isinstance(v, timedelta) else parse_duration(v)
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> _ChainBase:
@@ -127,31 +160,6 @@ class SolanaChain(_ChainBase):
 
 
 Chain = Annotated[EvmChain | SolanaChain, Field(discriminator="type")]
-
-_DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> timedelta:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like '36h', '2d', '90m'")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError("duration must be positive")
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
-        raise ValueError("expected a duration like '36h', '2d', '90m'")
-    text = value.strip().lower()
-    pos = 0
-    seconds = 0
-    for m in _DURATION_RE.finditer(text):
-        if text[pos : m.start()].strip():
-            break
-        seconds += int(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if not text or text[pos:].strip() or seconds <= 0:
-        raise ValueError(f"not a duration: {value!r} (use e.g. '36h', '1d12h', '90m', '3600s')")
-    return timedelta(seconds=seconds)
 
 
 class Custodian(_Model):
@@ -307,11 +315,23 @@ class Token(_Model):
         return d
 
 
+class Policy(_Model):
+    #: the allowance for clocks: a statement or block dated later than the run's start plus
+    #: this is in the future
+    clock_skew: timedelta = timedelta(minutes=5)
+
+    @field_validator("clock_skew", mode="before")
+    @classmethod
+    def _skew(cls, v: object) -> timedelta:
+        return v if isinstance(v, timedelta) else parse_duration(v, allow_zero=True)
+
+
 class Registry(_Model):
     version: Literal[1]
     chains: Annotated[dict[str, Chain], Field(min_length=1)]
     custodians: Annotated[dict[str, Custodian], Field(min_length=1)]
     tokens: Annotated[list[Token], Field(min_length=1)]
+    policy: Policy = Policy()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -554,6 +574,7 @@ __all__ = [
     "Deployment",
     "EvmChain",
     "EvmDeployment",
+    "Policy",
     "Registry",
     "SolanaChain",
     "SolanaDeployment",

@@ -9,7 +9,7 @@ dead chain can't hide the others.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -33,6 +33,17 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class MultiplierSchedule:
+    """A multiplier change announced on chain, not yet in force at the pinned block or slot
+    (Backed `newMultiplier` / `newMultiplierActivationTime`, Token-2022 ScaledUiAmount
+    `new_multiplier` / `new_multiplier_effective_timestamp`)."""
+
+    current: Decimal
+    new: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True)
 class DeploymentSupply:
     """One deployment's supply, in token units (before `shares_per_token`).
 
@@ -53,6 +64,7 @@ class DeploymentSupply:
     error: str | None = None
     messages: tuple[str, ...] = ()
     details: Mapping[str, str] = field(default_factory=dict)
+    schedule: MultiplierSchedule | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,17 @@ def endpoints_for(chain: Chain, client: httpx.AsyncClient) -> list[Endpoint]:
         )
         for url in chain.rpc
     ]
+
+
+def guarded(chain: str, address: str, compute: Callable[[], DeploymentSupply]) -> DeploymentSupply:
+    """One deployment's supply, or its error when the exact arithmetic fails on its values:
+    one extreme value can't sink the chain's read."""
+    from ..amounts import failure
+
+    try:
+        return compute()
+    except ArithmeticError as exc:
+        return DeploymentSupply(chain, address, error=f"arithmetic: {failure(exc)}")
 
 
 def failed(chain: str, deployments: Sequence[Deployment], error: str) -> ChainRead:

@@ -5,6 +5,9 @@
 - `merge`: the same reads from several endpoints must agree value for value; a deployment
   on which they differ becomes an error that names both values and both (redacted) hosts,
   so a lying or broken node can't turn UNDER into BACKED.
+- `freshness`: a read whose block or slot is older than the chain's `max_head_age` (a stuck
+  or syncing node) or dated ahead of this machine's clock by more than `clock_skew` is not
+  used; the reader fails over to the next endpoint.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from ..timefmt import age, iso, setting
 from . import ChainRead, DeploymentSupply
 
 T = TypeVar("T")
@@ -98,3 +103,38 @@ def merge(reads: Sequence[ChainRead]) -> ChainRead:
         ),
         requests=sum(r.requests for r in reads),
     )
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The run's reference time and the limits a chain's clock is held to."""
+
+    now: datetime
+    max_head_age: timedelta
+    clock_skew: timedelta
+
+
+def freshness(read: ChainRead, clock: Clock | None, *, pinned: bool = False) -> str | None:
+    """Why the block or slot read cannot be trusted as the chain's present, or None (also
+    when there is no clock to hold it to).
+
+    `pinned` reads (an explicit block or slot asked for) are meant to be in the past: only a
+    time ahead of the clock is refused then."""
+    pin = read.pin
+    if clock is None or pin is None:
+        return None
+    unit = "block" if pin.kind == "evm" else "slot"
+    lead = pin.time - clock.now
+    if lead > clock.clock_skew:
+        return (
+            f"{pin.rpc}: {unit} {pin.number} is dated {iso(pin.time)}, {age(lead)} ahead of "
+            f"this machine's clock (clock_skew {setting(clock.clock_skew)}): the node's clock "
+            "or this machine's is wrong"
+        )
+    behind = clock.now - pin.time
+    if not pinned and behind > clock.max_head_age:
+        return (
+            f"{pin.rpc}: head is {age(behind)} old ({unit} {pin.number} at {iso(pin.time)}; "
+            f"max_head_age {setting(clock.max_head_age)}): the node is stuck or syncing"
+        )
+    return None

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -30,9 +31,18 @@ from .. import amounts
 from ..errors import RpcError
 from ..registry import Deployment, EvmChain, EvmDeployment
 from ..rpc import Call, Endpoint
-from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
+from ..timefmt import from_unix
+from . import (
+    ChainRead,
+    DeploymentSupply,
+    MultiplierSchedule,
+    Pin,
+    endpoints_for,
+    failed,
+    guarded,
+)
 from . import multicall as mc
-from .consensus import Probe, merge, select
+from .consensus import Clock, Probe, freshness, merge, select
 
 WAD = 10**18
 #: eth_call errors that mean "this chunk is too big": split it and try again.
@@ -116,10 +126,21 @@ class _Plan:
 
 
 class EvmReader:
-    def __init__(self, name: str, chain: EvmChain, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        chain: EvmChain,
+        client: httpx.AsyncClient,
+        *,
+        now: datetime | None = None,
+        clock_skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        """`now`: the run's start; when given, a block older than the chain's `max_head_age`
+        or ahead of `now` by more than `clock_skew` is refused (see `consensus.freshness`)."""
         self.name = name
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
+        self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
@@ -130,7 +151,7 @@ class EvmReader:
             probes = list(await asyncio.gather(*(self._probe(ep, at, True) for ep in eps)))
         usable, notes = select(probes, self.chain.max_lag, "block")
         if self.chain.quorum > 1:
-            return await self._quorum(evm, usable, notes)
+            return await self._quorum(evm, usable, notes, at is not None)
         errors: list[str] = []
         for probe in usable:
             assert probe.state is not None
@@ -140,11 +161,19 @@ class EvmReader:
             except RpcError as exc:
                 errors.append(exc.message)
                 continue
+            problem = freshness(read, self.clock, pinned=at is not None)
+            if problem:
+                errors.append(problem)
+                continue
             return replace(read, messages=(*notes, *read.messages))
         return failed(self.name, evm, "; ".join([*notes, *errors]) or "no RPC endpoint")
 
     async def _quorum(
-        self, deps: Sequence[EvmDeployment], usable: list[Probe[_Probed]], notes: list[str]
+        self,
+        deps: Sequence[EvmDeployment],
+        usable: list[Probe[_Probed]],
+        notes: list[str],
+        pinned: bool,
     ) -> ChainRead:
         """Read the same block from `quorum` endpoints; they must agree on every value."""
         need = self.chain.quorum
@@ -168,7 +197,11 @@ class EvmReader:
             )
             for r in results:
                 if isinstance(r, ChainRead):
-                    reads.append(r)
+                    problem = freshness(r, self.clock, pinned=pinned)
+                    if problem:
+                        errors.append(problem)
+                    else:
+                        reads.append(r)
                 elif isinstance(r, RpcError):
                     errors.append(r.message)
                 elif isinstance(r, BaseException):
@@ -281,12 +314,16 @@ class EvmReader:
             results = await self._batched(ep, targets, hex(number))
         assert timestamp is not None
         supplies = {
-            d.key: self._supply(d, plan, results, number, timestamp)
+            d.key: guarded(
+                self.name,
+                d.address,
+                partial(self._supply, d, plan, results, number, timestamp),
+            )
             for d, plan in zip(deps, plans, strict=True)
         }
         return ChainRead(
             chain=self.name,
-            pin=Pin(self.name, "evm", number, datetime.fromtimestamp(timestamp, UTC), ep.shown),
+            pin=Pin(self.name, "evm", number, from_unix(timestamp), ep.shown),
             supplies=supplies,
             requests=ep.stats.http_requests,
         )
@@ -412,8 +449,8 @@ class EvmReader:
         if d.decimals is not None and d.decimals != decimals:
             return err(f"decimals mismatch: the registry says {d.decimals}, the chain {decimals}")
 
-        messages: list[str] = []
         multiplier = Decimal(1)
+        schedule: MultiplierSchedule | None = None
         details: dict[str, str] = {}
         stored_result = results[plan.multiplier]
         if isinstance(stored_result, bytes) and len(stored_result) >= 32:
@@ -438,11 +475,10 @@ class EvmReader:
                 "new_multiplier_activation_time": str(activation),
             }
             if activation > timestamp and new_mult != stored:
-                at = datetime.fromtimestamp(activation, UTC).isoformat().replace("+00:00", "Z")
-                messages.append(
-                    f"{self.name}: multiplier change scheduled: "
-                    f"{amounts.fmt_short(amounts.scale(stored, 18))} -> "
-                    f"{amounts.fmt_short(amounts.scale(new_mult, 18))} at {at}"
+                schedule = MultiplierSchedule(
+                    current=amounts.scale(stored, 18),
+                    new=amounts.scale(new_mult, 18),
+                    at=from_unix(activation),
                 )
         elif isinstance(stored_result, Failure) and not stored_result.revert:
             return err(f"multiplier(): {stored_result.message}")
@@ -465,6 +501,6 @@ class EvmReader:
             multiplier=multiplier,
             multiplier_applied=False,
             circulating=amounts.sub(total, excluded),
-            messages=tuple(messages),
             details=details,
+            schedule=schedule,
         )

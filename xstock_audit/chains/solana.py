@@ -21,8 +21,9 @@ import asyncio
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -31,8 +32,17 @@ from .. import amounts
 from ..errors import RpcError
 from ..registry import Deployment, SolanaChain, SolanaDeployment
 from ..rpc import Call, Endpoint
-from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
-from .consensus import Probe, merge, select
+from ..timefmt import from_unix
+from . import (
+    ChainRead,
+    DeploymentSupply,
+    MultiplierSchedule,
+    Pin,
+    endpoints_for,
+    failed,
+    guarded,
+)
+from .consensus import Clock, Probe, freshness, merge, select
 from .spl_layout import (
     CLOCK_SYSVAR,
     EXT_CONFIDENTIAL_MINT_BURN,
@@ -93,10 +103,21 @@ def _context_slot(result: Any) -> int:
 
 
 class SolanaReader:
-    def __init__(self, name: str, chain: SolanaChain, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        chain: SolanaChain,
+        client: httpx.AsyncClient,
+        *,
+        now: datetime | None = None,
+        clock_skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        """`now`: the run's start; when given, a slot whose Clock is older than the chain's
+        `max_head_age` or ahead of `now` by more than `clock_skew` is refused."""
         self.name = name
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
+        self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         sol = [d for d in deployments if isinstance(d, SolanaDeployment)]
@@ -121,6 +142,10 @@ class SolanaReader:
                     if exc.message.startswith(ep.shown)
                     else f"{ep.shown}: {exc.message}"
                 )
+                continue
+            problem = freshness(read, self.clock, pinned=at is not None)
+            if problem:
+                errors.append(problem)
                 continue
             return replace(read, messages=(*notes, *read.messages))
         return failed(self.name, sol, "; ".join([*notes, *errors]) or "no RPC endpoint")
@@ -173,13 +198,16 @@ class SolanaReader:
             )
             for ep, r in zip(todo, results, strict=True):
                 if isinstance(r, ChainRead):
-                    reads[id(ep)] = r
-                elif isinstance(r, RpcError):
-                    errors.append(r.message)
-                    chosen.remove(ep)
-                    reads.pop(id(ep), None)
-                else:
+                    problem = freshness(r, self.clock, pinned=at is not None)
+                    if problem is None:
+                        reads[id(ep)] = r
+                        continue
+                    r = RpcError(problem)
+                if not isinstance(r, RpcError):
                     raise r
+                errors.append(r.message)
+                chosen.remove(ep)
+                reads.pop(id(ep), None)
             slots = {r.pin.number for r in reads.values() if r.pin}
             if len(reads) >= need and len(slots) == 1:
                 break
@@ -275,8 +303,15 @@ class SolanaReader:
             clock = parse_clock(clock_acc.data)
         except LayoutError as exc:
             raise RpcError(f"{ep.shown}: {exc}") from None
-        when = datetime.fromtimestamp(clock.unix_timestamp, UTC)
-        supplies = {d.key: self._supply(d, accounts, owned, clock.unix_timestamp) for d in deps}
+        when = from_unix(clock.unix_timestamp)
+        supplies = {
+            d.key: guarded(
+                self.name,
+                d.mint,
+                partial(self._supply, d, accounts, owned, clock.unix_timestamp),
+            )
+            for d in deps
+        }
         return ChainRead(
             chain=self.name,
             pin=Pin(self.name, "solana", slot, when, ep.shown),
@@ -326,6 +361,7 @@ class SolanaReader:
         program_id = TOKEN_2022 if mint.program == "token-2022" else SPL_TOKEN
         messages: list[str] = []
         multiplier = Decimal(1)
+        schedule: MultiplierSchedule | None = None
         details: dict[str, str] = {"program": mint.program}
         if mint.extensions:
             details["extensions"] = ",".join(mint.extension_names)
@@ -339,11 +375,8 @@ class SolanaReader:
                 return err(f"ScaledUiAmount multiplier {multiplier} is not positive")
             pending = scaled.new_multiplier_effective_timestamp
             if pending > now and scaled.new_multiplier != scaled.multiplier:
-                at = datetime.fromtimestamp(pending, UTC).isoformat().replace("+00:00", "Z")
-                messages.append(
-                    f"{self.name}: multiplier change scheduled: "
-                    f"{amounts.fmt_short(scaled.multiplier)} -> "
-                    f"{amounts.fmt_short(scaled.new_multiplier)} at {at}"
+                schedule = MultiplierSchedule(
+                    current=scaled.multiplier, new=scaled.new_multiplier, at=from_unix(pending)
                 )
 
         excluded_raw = 0
@@ -386,6 +419,7 @@ class SolanaReader:
             circulating=amounts.mul(amounts.sub(total, excluded), multiplier),
             messages=tuple(messages),
             details=details,
+            schedule=schedule,
         )
 
 

@@ -3,7 +3,9 @@
 Each format is one module exposing `FORMAT`, an `AttestationFormat`: a name, the file
 suffixes it claims and a `parse(text, display)` that returns `Statement`s or raises
 `InputError` naming the file, line and field. `read_custodian` expands a custodian's globs,
-parses every file and keeps, for each account, the newest statement.
+parses every file and keeps, for each account, the newest statement that is not dated in the
+future (after the run's start plus `policy.clock_skew`); future-dated ones are set aside and
+reported, never used.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import glob
 import importlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -78,6 +80,9 @@ class CustodyBook:
     custodian: str
     files: tuple[str, ...]
     latest: Mapping[str, Statement]
+    #: per account, statements dated after the run's start plus clock_skew: not used, and
+    #: they make every token of this custodian ERROR (see reconcile)
+    future: Mapping[str, tuple[Statement, ...]] = field(default_factory=dict)
 
     def positions(self, isin: str) -> list[tuple[Statement, Holding | None]]:
         """Each account's newest statement and its holding of `isin` (None: holds none)."""
@@ -124,8 +129,12 @@ def read_files(paths: Sequence[Path], base_dir: Path) -> list[Statement]:
 
 
 def build_book(
-    custodian: str, statements: Sequence[Statement], files: Sequence[str]
+    custodian: str,
+    statements: Sequence[Statement],
+    files: Sequence[str],
+    not_after: datetime | None = None,
 ) -> CustodyBook:
+    """The newest statement per account dated at or before `not_after` (None: any date)."""
     errors: list[InputError] = []
     by_key: dict[tuple[str, datetime], list[Statement]] = {}
     for st in statements:
@@ -142,6 +151,7 @@ def build_book(
             continue
         by_key.setdefault((st.account, st.as_of), []).append(st)
     merged: dict[str, Statement] = {}
+    future: dict[str, list[Statement]] = {}
     for (account, as_of), parts in sorted(by_key.items(), key=lambda kv: kv[0][1]):
         seen: dict[str, Holding] = {}
         for st in parts:
@@ -159,7 +169,7 @@ def build_book(
                         )
                     )
                 seen[h.isin] = h
-        merged[account] = Statement(
+        statement = Statement(
             account=account,
             as_of=as_of,
             holdings=tuple(seen.values()),
@@ -167,12 +177,23 @@ def build_book(
             line=parts[0].line,
             custodian=custodian,
         )
+        if not_after is not None and as_of > not_after:
+            future.setdefault(account, []).append(statement)
+        else:
+            merged[account] = statement
     if errors:
         raise errors[0] if len(errors) == 1 else InputErrors(errors)
-    return CustodyBook(custodian=custodian, files=tuple(files), latest=merged)
+    return CustodyBook(
+        custodian=custodian,
+        files=tuple(files),
+        latest=merged,
+        future={a: tuple(s) for a, s in future.items()},
+    )
 
 
-def read_custodian(custodian: str, patterns: Sequence[str], base_dir: Path) -> CustodyBook:
+def read_custodian(
+    custodian: str, patterns: Sequence[str], base_dir: Path, not_after: datetime | None = None
+) -> CustodyBook:
     paths = expand(patterns, base_dir)
     statements = read_files(paths, base_dir)
-    return build_book(custodian, statements, [_display(p, base_dir) for p in paths])
+    return build_book(custodian, statements, [_display(p, base_dir) for p in paths], not_after)

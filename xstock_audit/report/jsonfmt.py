@@ -1,6 +1,8 @@
 """The JSON report, schema ``xstock-audit/report/v1`` (see ../shared/SPEC.md).
 
-Every amount is a decimal string; times are ISO 8601 UTC; RPC URLs are redacted.
+Every amount is a decimal string, exact (`circulating` keeps every place of the deployment's
+decimals and multiplier); an amount that is not known is null, never "0". Times are ISO 8601
+UTC; RPC URLs are redacted.
 """
 
 from __future__ import annotations
@@ -8,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..amounts import fmt
+from ..amounts import fmt, fmt_short
 from ..reconcile import AuditResult, DeploymentResult, Status, TokenResult
-from . import Options, iso
+from . import Options, iso, multiplier, token_messages
 
 SCHEMA = "xstock-audit/report/v1"
 
@@ -27,8 +29,14 @@ def _deployment(d: DeploymentResult) -> dict[str, Any]:
         "decimals": s.decimals,
         "total_supply": _opt(s.total_supply),
         "excluded": _opt(s.excluded),
-        "multiplier": fmt(s.multiplier),
+        "multiplier": None if s.error else fmt_short(s.multiplier),
         "multiplier_applied": s.multiplier_applied,
+        "multiplier_schedule": None
+        if s.schedule is None or multiplier(s) is None
+        else {
+            "multiplier": fmt_short(s.schedule.new),
+            "at": iso(s.schedule.at),
+        },
         "shares_per_token": fmt(d.shares_per_token),
         "circulating": _opt(d.circulating),
         "error": s.error,
@@ -41,9 +49,10 @@ def _token(t: TokenResult) -> dict[str, Any]:
         "symbol": t.symbol,
         "isin": t.isin,
         "status": t.status.value,
-        "onchain": fmt(t.onchain),
-        "custody": fmt(t.custody),
-        "difference": fmt(t.difference),
+        "onchain": _opt(t.onchain),
+        "onchain_read": _opt(t.onchain_read),
+        "custody": _opt(t.custody),
+        "difference": _opt(t.difference),
         "tolerance": fmt(t.tolerance),
         "deployments": [_deployment(d) for d in t.deployments],
         "attestations": [
@@ -56,7 +65,7 @@ def _token(t: TokenResult) -> dict[str, Any]:
             }
             for a in t.attestations
         ],
-        "messages": list(t.messages),
+        "messages": token_messages(t),
     }
 
 

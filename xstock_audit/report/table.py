@@ -11,7 +11,10 @@ from rich.text import Text
 
 from ..amounts import fmt_short
 from ..reconcile import AuditResult, Status
-from . import Options, iso
+from . import Options, iso, multiplier, token_messages
+
+#: an amount that is not known (a deployment not read): never printed as 0
+UNKNOWN = "—"
 
 STYLES = {
     Status.BACKED: "bold green",
@@ -23,7 +26,13 @@ STYLES = {
 }
 
 
-def _signed(value: Decimal) -> str:
+def _amount(value: Decimal | None) -> str:
+    return UNKNOWN if value is None else fmt_short(value)
+
+
+def _signed(value: Decimal | None) -> str:
+    if value is None:
+        return UNKNOWN
     text = fmt_short(value)
     return text if text.startswith("-") or text == "0" else "+" + text
 
@@ -78,8 +87,8 @@ def render(result: AuditResult, options: Options) -> str:
         table.add_row(
             t.symbol,
             t.isin,
-            fmt_short(t.onchain),
-            fmt_short(t.custody),
+            _amount(t.onchain),
+            _amount(t.custody),
             _signed(t.difference),
             Text(t.status.value, style=STYLES[t.status]),
         )
@@ -90,10 +99,17 @@ def render(result: AuditResult, options: Options) -> str:
                 if s.error:
                     table.add_row(label, _short(s.address), Text("error", style="red"), "", "", "")
                     continue
+                m = multiplier(s)
                 parts = [
                     f"supply {fmt_short(s.total_supply)}" if s.total_supply is not None else "",
                     f"excluded {fmt_short(s.excluded)}" if s.excluded else "",
-                    f"x{fmt_short(s.multiplier)}" if s.multiplier_applied else "",
+                    ""
+                    if m is None
+                    else f"multiplier {m}"
+                    + (" (applied)" if s.multiplier_applied else " (in the balances)"),
+                    ""
+                    if s.schedule is None
+                    else f"→ {fmt_short(s.schedule.new)} from {iso(s.schedule.at)}",
                 ]
                 table.add_row(
                     label,
@@ -114,7 +130,7 @@ def render(result: AuditResult, options: Options) -> str:
                 )
     console.print(table)
     for t in result.tokens:
-        for m in t.messages:
+        for m in token_messages(t):
             style = "red" if t.status in (Status.UNDER, Status.ERROR) else "yellow"
             console.print(Text(f"{t.symbol}: {m}", style=style), soft_wrap=True)
     console.print(Text(summary_line(result), style="bold"), soft_wrap=True)

@@ -22,6 +22,7 @@ import json
 import math
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -86,7 +87,8 @@ _TOKEN_PROGRAMS: Final = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
 
 #: Deterministic genesis hash of the sandbox cluster (never a real cluster's).
 SANDBOX_GENESIS_HASH: Final = str(Hash.hash(b"xstock-audit sandbox genesis"))
-#: 2026-01-01T00:00:00Z. LiteSVM's own clock starts at unix_timestamp 0.
+#: 2026-01-01T00:00:00Z: a fixed instant for tests that pin the clock. By default the node's
+#: clock starts at the wall clock, as a node in sync would (LiteSVM's own starts at 0).
 DEFAULT_UNIX_TIMESTAMP: Final = 1_767_225_600
 DEFAULT_SLOT: Final = 1_000
 DEFAULT_SOLANA_CORE_VERSION: Final = "2.3.13"
@@ -572,7 +574,7 @@ class SolanaNode(ServedNode):
         port: int = 0,
         genesis_hash: str = SANDBOX_GENESIS_HASH,
         slot: int = DEFAULT_SLOT,
-        unix_timestamp: int = DEFAULT_UNIX_TIMESTAMP,
+        unix_timestamp: int | None = None,
         sigverify: bool = True,
         ui_amount_mode: UiAmountMode = "node",
         solana_core_version: str = DEFAULT_SOLANA_CORE_VERSION,
@@ -596,6 +598,8 @@ class SolanaNode(ServedNode):
         self._server_name = "solana-node"
         self._keyring: dict[Pubkey, Keypair] = {}
         self._block_times: dict[int, int] = {}
+        if unix_timestamp is None:
+            unix_timestamp = int(time.time())
         clock = self.svm.get_clock()
         self.set_clock(
             Clock(
