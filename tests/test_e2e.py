@@ -269,12 +269,39 @@ def test_table_and_details(world: World) -> None:
     p = run(world, "check", "all.yaml", "--details")
     assert p.returncode == 1
     lines = p.stdout.splitlines()
-    row = next(line for line in lines if "GOODx" in line and "US88160R1014" in line)
+    row = next((line for line in lines if "GOODx" in line and "US88160R1014" in line), None)
+    assert row is not None, p.stdout
     assert "2050.5" in row and "BACKED" in row
     assert any("SHORTx" in line and "UNDER" in line and "-0.000002" in line for line in lines)
     assert any("as of" in line for line in lines)  # attestation detail rows
     assert "SHORTFALL (exit 1)" in lines[-1]
     assert p.stderr == ""  # not a terminal: no progress lines
+
+
+def test_details_show_every_multiplier_and_its_scheduled_change(world: World) -> None:
+    doc, _ = report(world, "all.yaml")
+    tokens = {t["symbol"]: t for t in doc["tokens"]}
+    evm, sol = tokens["GOODx"]["deployments"]
+    assert (evm["multiplier"], evm["multiplier_schedule"]) == ("1", None)  # plain ERC-20
+    change = _iso(datetime.fromtimestamp(T0 + 86_400, UTC))
+    assert sol["multiplier_schedule"] == {"multiplier": "1.07", "at": change}
+    assert tokens["SHORTx"]["deployments"][0]["multiplier"] == "1.5"  # never 1.500000000000000000
+    assert (
+        f"localsol: multiplier change scheduled: 1.05 -> 1.07 at {change}"
+        in (tokens["GOODx"]["messages"])
+    )
+
+    p = subprocess.run(
+        [CLI, "check", "all.yaml", "--details"],
+        cwd=world.dir,
+        env={**os.environ, "TEST_API_KEY": SECRET, "NO_COLOR": "1", "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 1, p.stderr
+    assert "supply 150 multiplier 1.5 (in the balances)" in p.stdout  # the Backed token
+    assert f"multiplier 1.05 (applied) → 1.07 from {change}" in p.stdout
 
 
 def test_output_file(world: World) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from xstock_audit import amounts
 from xstock_audit.chains import ChainRead, DeploymentSupply, Pin
 from xstock_audit.chains import spl_layout as L
-from xstock_audit.custody import CustodyBook, Holding, Statement
+from xstock_audit.custody import CustodyBook, Holding, Statement, build_book
 from xstock_audit.custody.csvfile import FORMAT as CSV
 from xstock_audit.reconcile import Status, reconcile_token
 from xstock_audit.registry import Token
@@ -109,3 +109,57 @@ def test_csv_rows_parse_exactly(rows: list[tuple[str, Decimal]]) -> None:
     statements = CSV.parse("\n".join(lines) + "\n", "f.csv")
     parsed = {(st_.account, h.isin): h.quantity for st_ in statements for h in st_.holdings}
     assert parsed == {(a, isins[i]): q for i, (a, q) in enumerate(rows)}
+
+
+SKEW = timedelta(minutes=5)
+#: (account, quantity, seconds before NOW); up to 3 days back, a little into the future
+statements = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B"]),
+        quantities,
+        st.integers(min_value=-int(SKEW.total_seconds()), max_value=3 * 86400),
+    ),
+    max_size=5,
+    unique_by=lambda s: (s[0], s[2]),
+)
+
+
+def status_with(onchain: Decimal, items: list[tuple[str, Decimal, int]]) -> Status:
+    token = Token.model_validate(
+        {
+            "symbol": "T",
+            "isin": ISIN,
+            "custodian": "c",
+            "deployments": [{"chain": "e", "address": ADDR}],
+        }
+    )
+    supply = DeploymentSupply("e", ADDR, decimals=6, circulating=onchain)
+    reads = {"e": ChainRead("e", Pin("e", "evm", 1, NOW, "h"), {ADDR: supply})}
+    sts = [
+        Statement(acct, NOW - timedelta(seconds=back), (Holding(ISIN, q, 1, "f"),), "f", 1)
+        for acct, q, back in items
+    ]
+    book = build_book("c", sts, ["f"], not_after=NOW + SKEW)
+    return reconcile_token(token, reads, book, 86400, NOW, SKEW).status
+
+
+@given(
+    quantities,
+    statements,
+    st.sampled_from(["A", "B"]),
+    quantities,
+    st.integers(min_value=1, max_value=100 * 365 * 86400),
+)
+def test_a_future_statement_never_turns_a_token_backed(
+    onchain: Decimal,
+    items: list[tuple[str, Decimal, int]],
+    account: str,
+    quantity: Decimal,
+    ahead: int,
+) -> None:
+    before = status_with(onchain, items)
+    future = (account, quantity, -int(SKEW.total_seconds()) - ahead)
+    after = status_with(onchain, [*items, future])
+    assert after is Status.ERROR  # custody of that account is unknown: never a verdict
+    if before is not Status.BACKED:
+        assert after is not Status.BACKED

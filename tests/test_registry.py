@@ -355,6 +355,26 @@ def _cases() -> list[Bad]:
             e(genesis, f"    genesis_hash: {MINT_31_BYTES}  {MARK}"),
             "genesis_hash",
         ),
+        Bad(
+            "max-head-age-words",
+            e(commit, f"{commit}\n    max_head_age: half an hour  {MARK}"),
+            "max_head_age",
+        ),
+        Bad(
+            "max-head-age-zero",
+            e(conf, f"{conf}\n    max_head_age: 0m  {MARK}"),
+            "max_head_age",
+        ),
+        Bad(
+            "policy-clock-skew-words",
+            e("custodians:", f"policy:\n  clock_skew: five minutes  {MARK}\ncustodians:"),
+            "clock_skew",
+        ),
+        Bad(
+            "policy-unknown-key",
+            e("custodians:", f"policy:\n  clock_skwe: 5m  {MARK}\ncustodians:"),
+            "clock_skwe",
+        ),
         # --- custodians
         Bad("max-age-words", e(max_age, f'    max_age: "36 hours"  {MARK}'), "max_age"),
         Bad("max-age-zero", e(max_age, f"    max_age: 0h  {MARK}"), "max_age"),

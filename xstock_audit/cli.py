@@ -143,7 +143,7 @@ def check(
             Options(
                 details=details,
                 color=to_terminal and "NO_COLOR" not in os.environ,
-                width=None if not to_terminal else _terminal_width(),
+                width=_terminal_width() if to_terminal else _pipe_width(),
             ),
         )
         if output is None:
@@ -263,6 +263,15 @@ def _terminal_width() -> int:
     import shutil
 
     return max(80, shutil.get_terminal_size((120, 24)).columns)
+
+
+def _pipe_width() -> int:
+    """A report to a pipe or file is 120 columns wide, or `COLUMNS` when that is wider (an
+    inherited terminal width never squeezes a cron mail)."""
+    try:
+        return max(120, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 120
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -117,7 +117,9 @@ class _Custody:
     untrusted: tuple[str, ...]
 
 
-def _custody(token: Token, book: CustodyBook, max_age: timedelta, now: datetime) -> _Custody:
+def _custody(
+    token: Token, book: CustodyBook, max_age: timedelta, now: datetime, clock_skew: timedelta
+) -> _Custody:
     used: list[AttestationUsed] = []
     stale: list[Statement] = []
     total = Decimal(0)
@@ -140,8 +142,8 @@ def _custody(token: Token, book: CustodyBook, max_age: timedelta, now: datetime)
         if is_stale:
             stale.append(statement)
     untrusted = tuple(
-        f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, after "
-        f"this run's start {iso(now)} (clock_skew allowed): not used; custody of "
+        f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
+        f"than this run's start plus clock_skew {setting(clock_skew)}: not used; custody of "
         f"{token.custodian!r} is unknown until the statement is corrected"
         for account in sorted(book.future)
         for st in book.future[account]
@@ -214,6 +216,7 @@ def reconcile_token(
     book: CustodyBook | None,
     max_age: timedelta | float,
     now: datetime,
+    clock_skew: timedelta = timedelta(minutes=5),
 ) -> TokenResult:
     if not isinstance(max_age, timedelta):
         max_age = timedelta(seconds=max_age)
@@ -246,7 +249,7 @@ def reconcile_token(
         c = _Custody(Decimal(0), (), (), True, ())
     else:
         try:
-            c = _custody(token, book, max_age, now)
+            c = _custody(token, book, max_age, now, clock_skew)
         except ArithmeticError as exc:
             return unknown(f"arithmetic on the custody figures: {amounts.failure(exc)}")
     try:
@@ -321,7 +324,14 @@ def reconcile(
             continue
         custodian = registry.custodians[token.custodian]
         tokens.append(
-            reconcile_token(token, reads, books.get(token.custodian), custodian.max_age, now)
+            reconcile_token(
+                token,
+                reads,
+                books.get(token.custodian),
+                custodian.max_age,
+                now,
+                registry.policy.clock_skew,
+            )
         )
     summary = {s: 0 for s in Status}
     for t in tokens:

@@ -125,16 +125,21 @@ class EvmTestNode(Protocol):
 
 
 def make_node(
-    kind: NodeKind, *, chain_id: int = DEFAULT_CHAIN_ID, multicall: bool = True
+    kind: NodeKind,
+    *,
+    chain_id: int = DEFAULT_CHAIN_ID,
+    multicall: bool = True,
+    timestamp: int | None = None,
 ) -> EvmTestNode:
     """A not yet started node of ``kind``: ``with make_node("pyevm") as node: ...``.
 
     ``multicall`` puts Multicall3-compatible code at the canonical address, as real chains
-    have it."""
+    have it. ``timestamp`` sets the genesis block's time; later blocks count on from there (a
+    node whose clock is behind or ahead of the wall clock)."""
     if kind == "anvil":
-        return AnvilNode(chain_id=chain_id, multicall=multicall)
+        return AnvilNode(chain_id=chain_id, multicall=multicall, timestamp=timestamp)
     if kind == "pyevm":
-        return EvmNode(chain_id=chain_id, multicall=multicall)
+        return EvmNode(chain_id=chain_id, multicall=multicall, timestamp=timestamp)
     raise ValueError(f"unknown node kind {kind!r}; expected one of {NODE_KINDS}")
 
 

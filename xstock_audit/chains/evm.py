@@ -165,7 +165,7 @@ class EvmReader:
             if problem:
                 errors.append(problem)
                 continue
-            return replace(read, messages=(*notes, *read.messages))
+            return replace(read, messages=(*notes, *errors, *read.messages))
         return failed(self.name, evm, "; ".join([*notes, *errors]) or "no RPC endpoint")
 
     async def _quorum(

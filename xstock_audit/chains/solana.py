@@ -147,7 +147,7 @@ class SolanaReader:
             if problem:
                 errors.append(problem)
                 continue
-            return replace(read, messages=(*notes, *read.messages))
+            return replace(read, messages=(*notes, *errors, *read.messages))
         return failed(self.name, sol, "; ".join([*notes, *errors]) or "no RPC endpoint")
 
     async def _probe(self, ep: Endpoint) -> Probe[Endpoint]:

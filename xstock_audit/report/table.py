@@ -77,12 +77,19 @@ def render(result: AuditResult, options: Options) -> str:
             console.print(Text(f"  {message}", style="yellow"), soft_wrap=True)
 
     table = Table(show_lines=options.details, header_style="bold")
-    table.add_column("Token")
-    table.add_column("ISIN")
-    table.add_column("On-chain shares", justify="right")
-    table.add_column("Custody shares", justify="right")
-    table.add_column("Difference", justify="right")
-    table.add_column("Status")
+    # nothing is ever cut short with an ellipsis: a figure too wide folds onto the next line;
+    # with --details, the Details column takes what width is left
+    for name, justify in (
+        ("Token", "left"),
+        ("ISIN", "left"),
+        ("On-chain shares", "right"),
+        ("Custody shares", "right"),
+        ("Difference", "right"),
+        ("Status", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    if options.details:
+        table.add_column("Details", overflow="fold", ratio=1, min_width=24)
     for t in result.tokens:
         table.add_row(
             t.symbol,
@@ -92,42 +99,47 @@ def render(result: AuditResult, options: Options) -> str:
             _signed(t.difference),
             Text(t.status.value, style=STYLES[t.status]),
         )
-        if options.details:
-            for d in t.deployments:
-                s = d.supply
-                label = f"  {s.chain}"
-                if s.error:
-                    table.add_row(label, _short(s.address), Text("error", style="red"), "", "", "")
-                    continue
-                m = multiplier(s)
-                parts = [
-                    f"supply {fmt_short(s.total_supply)}" if s.total_supply is not None else "",
-                    f"excluded {fmt_short(s.excluded)}" if s.excluded else "",
-                    ""
-                    if m is None
-                    else f"multiplier {m}"
-                    + (" (applied)" if s.multiplier_applied else " (in the balances)"),
-                    ""
-                    if s.schedule is None
-                    else f"→ {fmt_short(s.schedule.new)} from {iso(s.schedule.at)}",
-                ]
+        if not options.details:
+            continue
+        for d in t.deployments:
+            s = d.supply
+            label = f"  {s.chain}"
+            if s.error:
                 table.add_row(
-                    label,
-                    _short(s.address),
-                    fmt_short(d.circulating) if d.circulating is not None else "",
-                    "",
-                    " ".join(p for p in parts if p),
-                    "",
+                    label, _short(s.address), UNKNOWN, "", "", Text("error", style="red"), s.error
                 )
-            for a in t.attestations:
-                table.add_row(
-                    "  custody",
-                    a.account,
-                    "",
-                    fmt_short(a.quantity),
-                    f"as of {iso(a.as_of)}",
-                    "stale" if a.stale else "",
-                )
+                continue
+            m = multiplier(s)
+            parts = [
+                f"supply {fmt_short(s.total_supply)}" if s.total_supply is not None else "",
+                f"excluded {fmt_short(s.excluded)}" if s.excluded else "",
+                ""
+                if m is None
+                else f"multiplier {m}"
+                + (" (applied)" if s.multiplier_applied else " (in the balances)"),
+                ""
+                if s.schedule is None
+                else f"→ {fmt_short(s.schedule.new)} from {iso(s.schedule.at)}",
+            ]
+            table.add_row(
+                label,
+                _short(s.address),
+                _amount(d.circulating),
+                "",
+                "",
+                "",
+                " ".join(p for p in parts if p),
+            )
+        for a in t.attestations:
+            table.add_row(
+                "  custody",
+                a.account,
+                "",
+                fmt_short(a.quantity),
+                "",
+                "stale" if a.stale else "",
+                f"as of {iso(a.as_of)} ({a.file})",
+            )
     console.print(table)
     for t in result.tokens:
         for m in token_messages(t):
