@@ -28,6 +28,7 @@ import httpx
 
 from .. import amounts
 from ..errors import RpcError
+from ..progress import ChainWatch
 from ..registry import Deployment, EvmChain, EvmDeployment
 from ..rpc import Call, Endpoint
 from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
@@ -116,10 +117,18 @@ class _Plan:
 
 
 class EvmReader:
-    def __init__(self, name: str, chain: EvmChain, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        chain: EvmChain,
+        client: httpx.AsyncClient,
+        watch: ChainWatch | None = None,
+    ) -> None:
         self.name = name
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
+        self.watch = watch if watch is not None else ChainWatch(name, "block")
+        self.watch.track(self.endpoints)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
@@ -135,6 +144,7 @@ class EvmReader:
         for probe in usable:
             assert probe.state is not None
             ep, ident = probe.state
+            self.watch.pinned(ident.number, ep)
             try:
                 read = await self._values(ep, evm, ident)
             except RpcError as exc:
@@ -157,6 +167,7 @@ class EvmReader:
             )
         # the newest block every chosen endpoint has
         block = min(p.state[1].number for p in usable[:need] if p.state is not None)
+        self.watch.pinned(block)
         reads: list[ChainRead] = []
         errors: list[str] = []
         candidates = list(usable)

@@ -29,6 +29,7 @@ import httpx
 
 from .. import amounts
 from ..errors import RpcError
+from ..progress import ChainWatch
 from ..registry import Deployment, SolanaChain, SolanaDeployment
 from ..rpc import Call, Endpoint
 from . import ChainRead, DeploymentSupply, Pin, endpoints_for, failed
@@ -93,10 +94,18 @@ def _context_slot(result: Any) -> int:
 
 
 class SolanaReader:
-    def __init__(self, name: str, chain: SolanaChain, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        chain: SolanaChain,
+        client: httpx.AsyncClient,
+        watch: ChainWatch | None = None,
+    ) -> None:
         self.name = name
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
+        self.watch = watch if watch is not None else ChainWatch(name, "slot")
+        self.watch.track(self.endpoints)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         sol = [d for d in deployments if isinstance(d, SolanaDeployment)]
@@ -200,6 +209,7 @@ class SolanaReader:
     async def _read(
         self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool
     ) -> ChainRead:
+        self.watch.using(ep)
         owners = sorted({o for d in deps for o in d.exclude_owners})
         owner_calls = [(o, program) for o in owners for program in (SPL_TOKEN, TOKEN_2022)]
         keys = list(
@@ -242,6 +252,7 @@ class SolanaReader:
                 f"{sorted(slots)} in {SNAPSHOT_ATTEMPTS} attempts)"
             )
         slot = slots.pop()
+        self.watch.pinned(slot, ep)
         # the excluded owners' accounts, indexed by (owner, mint): parsed once, looked up per
         # deployment (an issuer treasury may hold every one of a thousand mints)
         owned: _Owned = {}
