@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .chains import ChainRead, ChainReader
 from .custody import CustodyBook, read_custodian
+from .progress import UNITS, ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
 from .registry import Chain, Deployment, Registry
 
@@ -23,7 +24,8 @@ READERS: Mapping[str, str] = {
     "solana": "xstock_audit.chains.solana:SolanaReader",
 }
 
-Progress = Callable[[str], None]
+#: a display (`progress.Progress`), or a callable that gets one text line per step
+ProgressLike = Progress | Callable[[str], None]
 
 
 def read_custody(registry: Registry) -> dict[str, CustodyBook]:
@@ -36,9 +38,11 @@ def read_custody(registry: Registry) -> dict[str, CustodyBook]:
     }
 
 
-def _reader(name: str, chain: Chain, client: object) -> ChainReader:
+def _reader(name: str, chain: Chain, client: object, watch: ChainWatch) -> ChainReader:
     module, _, cls = READERS[chain.type].partition(":")
-    reader: ChainReader = getattr(importlib.import_module(module), cls)(name, chain, client)
+    reader: ChainReader = getattr(importlib.import_module(module), cls)(
+        name, chain, client, watch=watch
+    )
     return reader
 
 
@@ -49,7 +53,7 @@ async def read_chains(
     registry: Registry,
     *,
     at: Mapping[str, int] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> dict[str, ChainRead]:
     """Read every chain that has deployments, all chains concurrently.
@@ -67,10 +71,19 @@ async def read_chains(
         for dep in token.deployments:
             by_chain.setdefault(dep.chain, []).append(dep)
 
+    shown = as_progress(progress)
     async with make_client() as client:
+        readers: dict[str, ChainReader] = {}
+        watches: dict[str, ChainWatch] = {}
+        for name, deps in by_chain.items():
+            chain = registry.chains[name]
+            unit = UNITS.get(chain.type, "block")
+            watches[name] = shown.watch(name, unit, deployments=len(deps), quorum=chain.quorum)
+            readers[name] = _reader(name, chain, client, watches[name])
 
         async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
-            reader = _reader(name, registry.chains[name], client)
+            reader = readers[name]
+            watches[name].start()
             try:
                 read = await asyncio.wait_for(
                     reader.read(deps, (at or {}).get(name)),
@@ -80,12 +93,11 @@ async def read_chains(
                 read = failed(
                     name, deps, f"no complete answer within the run's deadline of {deadline_s:g} s"
                 )
-            if progress:
-                where = f"{read.pin.kind} {read.pin.number}" if read.pin else "failed"
-                progress(f"read {name} ({len(deps)} deployments, {where})")
+            shown.finish(watches[name], read)
             return name, read
 
-        results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
+        with shown.live():
+            results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
     return dict(results)
 
 
@@ -93,11 +105,11 @@ def run(
     registry: Registry,
     *,
     now: datetime | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> AuditResult:
+    shown = as_progress(progress)
     books = read_custody(registry)
-    if progress:
-        progress(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
-    reads = asyncio.run(read_chains(registry, progress=progress, deadline_s=deadline_s))
+    shown.say(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
+    reads = asyncio.run(read_chains(registry, progress=shown, deadline_s=deadline_s))
     return reconcile(registry, reads, books, now or datetime.now(UTC))
