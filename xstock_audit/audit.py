@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .chains import ChainRead, ChainReader
 from .custody import CustodyBook, read_custodian
+from .progress import UNITS, ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
 from .registry import Chain, Deployment, Registry
 
@@ -25,7 +26,8 @@ READERS: Mapping[str, str] = {
     "solana": "xstock_audit.chains.solana:SolanaReader",
 }
 
-Progress = Callable[[str], None]
+#: a display (`progress.Progress`), or a callable that gets one text line per step
+ProgressLike = Progress | Callable[[str], None]
 
 
 def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, CustodyBook]:
@@ -42,11 +44,16 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
 
 
 def _reader(
-    name: str, chain: Chain, client: object, now: datetime | None, clock_skew: timedelta
+    name: str,
+    chain: Chain,
+    client: object,
+    watch: ChainWatch,
+    now: datetime | None,
+    clock_skew: timedelta,
 ) -> ChainReader:
     module, _, cls = READERS[chain.type].partition(":")
     reader: ChainReader = getattr(importlib.import_module(module), cls)(
-        name, chain, client, now=now, clock_skew=clock_skew
+        name, chain, client, watch=watch, now=now, clock_skew=clock_skew
     )
     return reader
 
@@ -58,7 +65,7 @@ async def read_chains(
     registry: Registry,
     *,
     at: Mapping[str, int] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
     now: datetime | None = None,
 ) -> dict[str, ChainRead]:
@@ -79,10 +86,21 @@ async def read_chains(
         for dep in token.deployments:
             by_chain.setdefault(dep.chain, []).append(dep)
 
+    shown = as_progress(progress)
     async with make_client() as client:
+        readers: dict[str, ChainReader] = {}
+        watches: dict[str, ChainWatch] = {}
+        for name, deps in by_chain.items():
+            chain = registry.chains[name]
+            unit = UNITS.get(chain.type, "block")
+            watches[name] = shown.watch(name, unit, deployments=len(deps), quorum=chain.quorum)
+            readers[name] = _reader(
+                name, chain, client, watches[name], now, registry.policy.clock_skew
+            )
 
         async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
-            reader = _reader(name, registry.chains[name], client, now, registry.policy.clock_skew)
+            reader = readers[name]
+            watches[name].start()
             try:
                 read = await asyncio.wait_for(
                     reader.read(deps, (at or {}).get(name)),
@@ -92,12 +110,11 @@ async def read_chains(
                 read = failed(
                     name, deps, f"no complete answer within the run's deadline of {deadline_s:g} s"
                 )
-            if progress:
-                where = f"{read.pin.kind} {read.pin.number}" if read.pin else "failed"
-                progress(f"read {name} ({len(deps)} deployments, {where})")
+            shown.finish(watches[name], read)
             return name, read
 
-        results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
+        with shown.live():
+            results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
     return dict(results)
 
 
@@ -105,12 +122,12 @@ def run(
     registry: Registry,
     *,
     now: datetime | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
 ) -> AuditResult:
     now = now or datetime.now(UTC)
+    shown = as_progress(progress)
     books = read_custody(registry, now)
-    if progress:
-        progress(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
-    reads = asyncio.run(read_chains(registry, progress=progress, deadline_s=deadline_s, now=now))
+    shown.say(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
+    reads = asyncio.run(read_chains(registry, progress=shown, deadline_s=deadline_s, now=now))
     return reconcile(registry, reads, books, now)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .progress import TerminalProgress
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 3
@@ -69,17 +71,13 @@ def _fail(message: str, code: int, debug: bool) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _progress(enabled: bool) -> Callable[[str], None] | None:
+def _progress(enabled: bool) -> TerminalProgress | None:
+    """The live per-chain display on stderr: only on a terminal, never in a pipe."""
     if not enabled:
         return None
+    from .progress import terminal_progress
 
-    def say(text: str) -> None:
-        from .redact import scrub
-
-        sys.stderr.write(f"· {scrub(text)}\n")
-        sys.stderr.flush()
-
-    return say
+    return terminal_progress()
 
 
 @app.command()
@@ -134,8 +132,8 @@ def check(
         from .report.table import summary_line
 
         reg = registry_mod.load(registry)
-        interactive = sys.stderr.isatty() and not quiet
-        progress = _progress(interactive)
+        # not with --quiet, nor when stdout carries the JSON document (it is being piped)
+        progress = _progress(not quiet and (format is Format.table or output is not None))
         result = audit.run(reg, progress=progress, deadline_s=timeout)
         to_terminal = output is None and sys.stdout.isatty()
         text = renderer(format.value)(
@@ -216,7 +214,7 @@ def demo(
             details=details,
             keep=keep,
             color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
-            progress=_progress(sys.stderr.isatty()),
+            progress=_progress(format is Format.table),
         )
     except ImportError as exc:
         _sandbox_missing(exc, debug)

@@ -29,6 +29,7 @@ import httpx
 
 from .. import amounts
 from ..errors import RpcError
+from ..progress import ChainWatch
 from ..registry import Deployment, EvmChain, EvmDeployment
 from ..rpc import Call, Endpoint
 from ..timefmt import from_unix
@@ -134,6 +135,7 @@ class EvmReader:
         *,
         now: datetime | None = None,
         clock_skew: timedelta = timedelta(minutes=5),
+        watch: ChainWatch | None = None,
     ) -> None:
         """`now`: the run's start; when given, a block older than the chain's `max_head_age`
         or ahead of `now` by more than `clock_skew` is refused (see `consensus.freshness`)."""
@@ -141,6 +143,8 @@ class EvmReader:
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
         self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
+        self.watch = watch if watch is not None else ChainWatch(name, "block")
+        self.watch.track(self.endpoints)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
@@ -156,6 +160,7 @@ class EvmReader:
         for probe in usable:
             assert probe.state is not None
             ep, ident = probe.state
+            self.watch.pinned(ident.number, ep)
             try:
                 read = await self._values(ep, evm, ident)
             except RpcError as exc:
@@ -186,6 +191,7 @@ class EvmReader:
             )
         # the newest block every chosen endpoint has
         block = min(p.state[1].number for p in usable[:need] if p.state is not None)
+        self.watch.pinned(block)
         reads: list[ChainRead] = []
         errors: list[str] = []
         candidates = list(usable)

@@ -30,6 +30,7 @@ import httpx
 
 from .. import amounts
 from ..errors import RpcError
+from ..progress import ChainWatch
 from ..registry import Deployment, SolanaChain, SolanaDeployment
 from ..rpc import Call, Endpoint
 from ..timefmt import from_unix
@@ -111,6 +112,7 @@ class SolanaReader:
         *,
         now: datetime | None = None,
         clock_skew: timedelta = timedelta(minutes=5),
+        watch: ChainWatch | None = None,
     ) -> None:
         """`now`: the run's start; when given, a slot whose Clock is older than the chain's
         `max_head_age` or ahead of `now` by more than `clock_skew` is refused."""
@@ -118,6 +120,8 @@ class SolanaReader:
         self.chain = chain
         self.endpoints = endpoints_for(chain, client)
         self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
+        self.watch = watch if watch is not None else ChainWatch(name, "slot")
+        self.watch.track(self.endpoints)
 
     async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
         sol = [d for d in deployments if isinstance(d, SolanaDeployment)]
@@ -228,6 +232,7 @@ class SolanaReader:
     async def _read(
         self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool
     ) -> ChainRead:
+        self.watch.using(ep)
         owners = sorted({o for d in deps for o in d.exclude_owners})
         owner_calls = [(o, program) for o in owners for program in (SPL_TOKEN, TOKEN_2022)]
         keys = list(
@@ -270,6 +275,7 @@ class SolanaReader:
                 f"{sorted(slots)} in {SNAPSHOT_ATTEMPTS} attempts)"
             )
         slot = slots.pop()
+        self.watch.pinned(slot, ep)
         # the excluded owners' accounts, indexed by (owner, mint): parsed once, looked up per
         # deployment (an issuer treasury may hold every one of a thousand mints)
         owned: _Owned = {}
