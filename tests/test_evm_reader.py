@@ -22,8 +22,7 @@ from support.evm import (
 )
 
 from xstock_audit.chains import ChainRead, MultiplierSchedule
-from xstock_audit.chains.evm import EvmReader
-from xstock_audit.registry import EvmChain, EvmDeployment
+from xstock_audit.chains.evm import EvmChain, EvmDeployment, EvmReader
 from xstock_audit.rpc import make_client
 
 HOLDER = to_checksum_address("0x00000000000000000000000000000000000000a1")

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from xstock_audit import redact, registry
+from xstock_audit.chains.evm import EvmChain, EvmDeployment
+from xstock_audit.chains.solana import SolanaChain, SolanaDeployment
 from xstock_audit.errors import InputError
-from xstock_audit.registry import EvmChain, EvmDeployment, SolanaChain, SolanaDeployment
 
 MARK = "# <-"
 

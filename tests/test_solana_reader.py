@@ -13,8 +13,7 @@ from solders.pubkey import Pubkey
 
 from xstock_audit.chains import ChainRead, MultiplierSchedule
 from xstock_audit.chains import spl_layout as L
-from xstock_audit.chains.solana import SolanaReader
-from xstock_audit.registry import SolanaChain, SolanaDeployment
+from xstock_audit.chains.solana import SolanaChain, SolanaDeployment, SolanaReader
 from xstock_audit.rpc import make_client
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode

@@ -9,22 +9,15 @@ The run's reference time `now` is taken once, at the start: statements dated aft
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .chains import ChainRead, ChainReader
+from .chains.interface import ChainRead, ChainReader, DeploymentModel, family
 from .custody import CustodyBook, read_custodian
-from .progress import UNITS, ChainWatch, Progress, as_progress
+from .progress import ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
-from .registry import Chain, Deployment, Registry
-
-#: chain type -> "module:Class" of its reader; imported only when a chain of that type is read.
-READERS: Mapping[str, str] = {
-    "evm": "xstock_audit.chains.evm:EvmReader",
-    "solana": "xstock_audit.chains.solana:SolanaReader",
-}
+from .registry import Registry
 
 #: a display (`progress.Progress`), or a callable that gets one text line per step
 ProgressLike = Progress | Callable[[str], None]
@@ -41,21 +34,6 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
         for name, c in registry.custodians.items()
         if name in used
     }
-
-
-def _reader(
-    name: str,
-    chain: Chain,
-    client: object,
-    watch: ChainWatch,
-    now: datetime | None,
-    clock_skew: timedelta,
-) -> ChainReader:
-    module, _, cls = READERS[chain.type].partition(":")
-    reader: ChainReader = getattr(importlib.import_module(module), cls)(
-        name, chain, client, watch=watch, now=now, clock_skew=clock_skew
-    )
-    return reader
 
 
 DEFAULT_DEADLINE_S = 60.0
@@ -81,7 +59,7 @@ async def read_chains(
     loop = asyncio.get_running_loop()
     start = loop.time()
 
-    by_chain: dict[str, list[Deployment]] = {}
+    by_chain: dict[str, list[DeploymentModel]] = {}
     for token in registry.tokens:
         for dep in token.deployments:
             by_chain.setdefault(dep.chain, []).append(dep)
@@ -92,13 +70,20 @@ async def read_chains(
         watches: dict[str, ChainWatch] = {}
         for name, deps in by_chain.items():
             chain = registry.chains[name]
-            unit = UNITS.get(chain.type, "block")
-            watches[name] = shown.watch(name, unit, deployments=len(deps), quorum=chain.quorum)
-            readers[name] = _reader(
-                name, chain, client, watches[name], now, registry.policy.clock_skew
+            fam = family(chain.type)
+            watches[name] = shown.watch(
+                name, fam.pin_unit, deployments=len(deps), quorum=chain.quorum
+            )
+            readers[name] = fam.reader(
+                name,
+                chain,
+                client,
+                now=now,
+                clock_skew=registry.policy.clock_skew,
+                watch=watches[name],
             )
 
-        async def one(name: str, deps: Sequence[Deployment]) -> tuple[str, ChainRead]:
+        async def one(name: str, deps: Sequence[DeploymentModel]) -> tuple[str, ChainRead]:
             reader = readers[name]
             watches[name].start()
             try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -39,9 +38,26 @@ app = typer.Typer(
 )
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
+def _format_name(value: str) -> str:
+    """A report format installed in the `xstock_audit.report_formats` entry-point group."""
+    from . import plugins
+
+    known = plugins.names(plugins.REPORT_FORMATS)
+    if value not in known:
+        raise typer.BadParameter(f"{value!r} is not a report format; installed: {', '.join(known)}")
+    return value
+
+
+def _format_names(incomplete: str) -> list[str]:
+    from . import plugins
+
+    return [n for n in plugins.names(plugins.REPORT_FORMATS) if n.startswith(incomplete)]
+
+
+FORMAT_HELP = (
+    "Report format: table for people, json for machines, or any installed report plug-in "
+    "(an unknown name lists them)."
+)
 
 
 def _version(value: bool) -> None:
@@ -90,11 +106,16 @@ def check(
         ),
     ] = Path("xstock-audit.yaml"),
     format: Annotated[
-        Format,
+        str,
         typer.Option(
-            "--format", "-f", help="Report format: a table for people, JSON for machines."
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            parser=_format_name,
+            autocompletion=_format_names,
+            help=FORMAT_HELP,
         ),
-    ] = Format.table,
+    ] = "table",
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
@@ -128,15 +149,16 @@ def check(
     try:
         from . import audit
         from . import registry as registry_mod
-        from .report import Options, renderer
+        from .report import Options, report_format
         from .report.table import summary_line
 
+        fmt = report_format(format)
         reg = registry_mod.load(registry)
-        # not with --quiet, nor when stdout carries the JSON document (it is being piped)
-        progress = _progress(not quiet and (format is Format.table or output is not None))
+        # not with --quiet, nor when stdout carries a machine-readable document
+        progress = _progress(not quiet and (not fmt.machine_readable or output is not None))
         result = audit.run(reg, progress=progress, deadline_s=timeout)
         to_terminal = output is None and sys.stdout.isatty()
-        text = renderer(format.value)(
+        text = fmt.render(
             result,
             Options(
                 details=details,
@@ -149,7 +171,7 @@ def check(
         else:
             _write_atomic(output, text)
             sys.stderr.write(f"report written to {output}\n")
-        if output is not None or format is Format.json:
+        if output is not None or fmt.machine_readable:
             sys.stderr.write(summary_line(result) + "\n")
         raise typer.Exit(result.exit_code)
     except typer.Exit:
@@ -171,6 +193,12 @@ def check(
         )
 
 
+def _machine_readable(name: str) -> bool:
+    from .report import report_format
+
+    return report_format(name).machine_readable
+
+
 def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
     _fail(
         f"error: the local chains need the sandbox extra ({exc.name or exc} is missing); "
@@ -183,8 +211,16 @@ def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
 @app.command()
 def demo(
     format: Annotated[
-        Format, typer.Option("--format", "-f", help="Report format: table or json.")
-    ] = Format.table,
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            parser=_format_name,
+            autocompletion=_format_names,
+            help=FORMAT_HELP,
+        ),
+    ] = "table",
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
     ] = False,
@@ -210,11 +246,11 @@ def demo(
         _sandbox_missing(exc, debug)
     try:
         code = run_demo(
-            fmt=format.value,
+            fmt=format,
             details=details,
             keep=keep,
             color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
-            progress=_progress(format is Format.table),
+            progress=_progress(not _machine_readable(format)),
         )
     except ImportError as exc:
         _sandbox_missing(exc, debug)

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from .chains import ChainRead
     from .rpc import Endpoint
 
-#: what a chain of each type is pinned to
-UNITS = {"evm": "block", "solana": "slot"}
-
 
 @dataclass(eq=False)
 class ChainWatch:

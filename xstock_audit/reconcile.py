@@ -25,9 +25,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from . import amounts
-from .chains import ChainRead, DeploymentSupply
+from .chains.interface import ChainRead, DeploymentModel, DeploymentSupply
 from .custody import CustodyBook, Statement
-from .registry import Deployment, Registry, Token
+from .registry import Registry, Token
 from .timefmt import age, iso, setting
 
 
@@ -188,13 +188,13 @@ def _stale_message(
 
 
 def _deployment(
-    token: Token, dep: Deployment, reads: Mapping[str, ChainRead]
+    token: Token, dep: DeploymentModel, reads: Mapping[str, ChainRead]
 ) -> tuple[DeploymentResult, str | None]:
     """The deployment's result, and an error message when it was not read."""
     read = reads.get(dep.chain)
     supply = read.supplies.get(dep.key) if read is not None else None
     if supply is None:
-        supply = DeploymentSupply(dep.chain, dep.address, error="chain was not read")
+        supply = DeploymentSupply(dep.chain, dep.label, error="chain was not read")
     if supply.error is None and supply.circulating is not None:
         try:
             circulating = amounts.mul(supply.circulating, token.shares_per_token)
@@ -206,7 +206,7 @@ def _deployment(
     if read is not None and read.error is not None and supply.error == read.error:
         problem = f"{dep.chain}: the chain could not be read (see the chain's error)"
     else:
-        problem = f"{dep.chain} {dep.address}: {supply.error}"
+        problem = f"{dep.chain} {dep.label}: {supply.error}"
     return DeploymentResult(supply, token.shares_per_token, None), problem
 
 

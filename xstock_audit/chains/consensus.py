@@ -18,8 +18,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from ..timefmt import age, iso, setting
-from . import ChainRead, DeploymentSupply
+from .interface import (
+    AheadOfClock,
+    ChainRead,
+    DeploymentSupply,
+    EndpointFailed,
+    Lagging,
+    Note,
+    QuorumRead,
+    StaleHead,
+)
 
 T = TypeVar("T")
 
@@ -34,9 +42,11 @@ class Probe(Generic[T]):
     error: str | None = None
 
 
-def select(probes: Sequence[Probe[T]], max_lag: int, unit: str) -> tuple[list[Probe[T]], list[str]]:
-    """The usable probes, in registry order, and a message for each one left out."""
-    messages = [p.error for p in probes if p.error is not None]
+def select(
+    probes: Sequence[Probe[T]], max_lag: int, unit: str
+) -> tuple[list[Probe[T]], list[Note]]:
+    """The usable probes, in registry order, and a note for each one left out."""
+    messages: list[Note] = [EndpointFailed(p.error) for p in probes if p.error is not None]
     ok = [p for p in probes if p.error is None]
     heads = [p.head for p in ok if p.head is not None]
     if len(heads) < 2:
@@ -45,10 +55,7 @@ def select(probes: Sequence[Probe[T]], max_lag: int, unit: str) -> tuple[list[Pr
     kept = []
     for p in ok:
         if p.head is not None and median - p.head > max_lag:
-            messages.append(
-                f"{p.host}: skipped: its {unit} {p.head} is {median - p.head} behind the "
-                f"other endpoints' median {median} (max_lag {max_lag})"
-            )
+            messages.append(Lagging(p.host, unit, p.head, median, max_lag))
         else:
             kept.append(p)
     return kept, messages
@@ -88,20 +95,17 @@ def merge(reads: Sequence[ChainRead]) -> ChainRead:
                 merged = replace(supply, error=problem)
                 break
         supplies[key] = merged
-    units = {r.pin.number for r in reads if r.pin}
-    where = (
-        f"at the same {'block' if first.pin.kind == 'evm' else 'slot'}"
-        if len(units) == 1
-        else f"at {', '.join(str(u) for u in sorted(units))}"
+    quorum = QuorumRead(
+        hosts=tuple(hosts),
+        unit=first.pin.unit,
+        numbers=tuple(r.pin.number for r in reads if r.pin),
     )
     return replace(
         first,
         supplies=supplies,
-        messages=(
-            *first.messages,
-            f"quorum: {len(reads)} endpoints read {where}: {', '.join(hosts)}",
-        ),
+        notes=(*first.notes, quorum),
         requests=sum(r.requests for r in reads),
+        retries=sum(r.retries for r in reads),
     )
 
 
@@ -114,7 +118,7 @@ class Clock:
     clock_skew: timedelta
 
 
-def freshness(read: ChainRead, clock: Clock | None, *, pinned: bool = False) -> str | None:
+def freshness(read: ChainRead, clock: Clock | None, *, pinned: bool = False) -> Note | None:
     """Why the block or slot read cannot be trusted as the chain's present, or None (also
     when there is no clock to hold it to).
 
@@ -123,18 +127,10 @@ def freshness(read: ChainRead, clock: Clock | None, *, pinned: bool = False) -> 
     pin = read.pin
     if clock is None or pin is None:
         return None
-    unit = "block" if pin.kind == "evm" else "slot"
     lead = pin.time - clock.now
     if lead > clock.clock_skew:
-        return (
-            f"{pin.rpc}: {unit} {pin.number} is dated {iso(pin.time)}, {age(lead)} ahead of "
-            f"this machine's clock (clock_skew {setting(clock.clock_skew)}): the node's clock "
-            "or this machine's is wrong"
-        )
+        return AheadOfClock(pin.rpc, pin.unit, pin.number, pin.time, lead, clock.clock_skew)
     behind = clock.now - pin.time
     if not pinned and behind > clock.max_head_age:
-        return (
-            f"{pin.rpc}: head is {age(behind)} old ({unit} {pin.number} at {iso(pin.time)}; "
-            f"max_head_age {setting(clock.max_head_age)}): the node is stuck or syncing"
-        )
+        return StaleHead(pin.rpc, pin.unit, pin.number, pin.time, behind, clock.max_head_age)
     return None

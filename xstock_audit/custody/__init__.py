@@ -1,8 +1,8 @@
 """Custody readers: attestation files in, statements out.
 
-Each format is one module exposing `FORMAT`, an `AttestationFormat`: a name, the file
-suffixes it claims and a `parse(text, display)` that returns `Statement`s or raises
-`InputError` naming the file, line and field. `read_custodian` expands a custodian's globs,
+Each format is one module exposing `FORMAT`, a `custody.interface.CustodyFormat` registered
+in the `xstock_audit.custody_formats` entry-point group; a file goes to the format that
+claims its suffix. `read_custodian` expands a custodian's globs,
 parses every file and keeps, for each account, the newest statement that is not dated in the
 future (after the run's start plus `policy.clock_skew`); future-dated ones are set aside and
 reported, never used.
@@ -11,87 +11,44 @@ reported, never used.
 from __future__ import annotations
 
 import glob
-import importlib
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
 
 from ..errors import InputError, InputErrors
+from .interface import CustodyBook, CustodyFormat, Holding, Statement
+
+__all__ = [
+    "CustodyBook",
+    "CustodyFormat",
+    "Holding",
+    "Statement",
+    "build_book",
+    "expand",
+    "format_for",
+    "read_custodian",
+    "read_files",
+]
 
 
-@dataclass(frozen=True)
-class Holding:
-    isin: str
-    quantity: Decimal
-    line: int | None = None
-    file: str = ""
+def format_for(path: Path, display: str) -> CustodyFormat:
+    """The installed custody format claiming the file's suffix."""
+    from .. import plugins
 
-
-@dataclass(frozen=True)
-class Statement:
-    """One account's holdings as of one moment, from one file."""
-
-    account: str
-    as_of: datetime
-    holdings: tuple[Holding, ...]
-    file: str
-    line: int | None = None
-    custodian: str | None = None
-    custodian_line: int | None = None
-    custodian_field: str = "custodian"
-
-
-class AttestationFormat(Protocol):
-    name: str
-    suffixes: tuple[str, ...]
-
-    def parse(self, text: str, display: str) -> list[Statement]: ...
-
-
-#: suffix -> module defining FORMAT; imported only when a file of that kind is read.
-FORMAT_MODULES: Mapping[str, str] = {
-    ".json": "xstock_audit.custody.native",
-    ".yaml": "xstock_audit.custody.native",
-    ".yml": "xstock_audit.custody.native",
-    ".csv": "xstock_audit.custody.csvfile",
-}
-
-
-def format_for(path: Path, display: str) -> AttestationFormat:
-    module = FORMAT_MODULES.get(path.suffix.lower())
-    if module is None:
+    by_suffix = {
+        suffix: fmt
+        for fmt in plugins.load_all(plugins.CUSTODY_FORMATS, CustodyFormat).values()
+        for suffix in fmt.suffixes
+    }
+    fmt = by_suffix.get(path.suffix.lower())
+    if fmt is None:
         raise InputError(
             f"unknown attestation format {path.suffix or '(no suffix)'!r}; "
-            f"known: {', '.join(sorted(FORMAT_MODULES))}",
+            f"known: {', '.join(sorted(by_suffix))}",
             file=display,
         )
-    fmt: AttestationFormat = importlib.import_module(module).FORMAT
     return fmt
-
-
-@dataclass(frozen=True)
-class CustodyBook:
-    """What one custodian's files say: the newest statement per account."""
-
-    custodian: str
-    files: tuple[str, ...]
-    latest: Mapping[str, Statement]
-    #: per account, statements dated after the run's start plus clock_skew: not used, and
-    #: they make every token of this custodian ERROR (see reconcile)
-    future: Mapping[str, tuple[Statement, ...]] = field(default_factory=dict)
-
-    def positions(self, isin: str) -> list[tuple[Statement, Holding | None]]:
-        """Each account's newest statement and its holding of `isin` (None: holds none)."""
-        out = []
-        for account in sorted(self.latest):
-            st = self.latest[account]
-            holding = next((h for h in st.holdings if h.isin == isin), None)
-            out.append((st, holding))
-        return out
 
 
 def _display(path: Path, base: Path) -> str:

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from ..errors import InputError
-from . import Holding, Statement, fields
+from . import fields
+from .interface import CustodyFormat, Holding, Statement
 
 REQUIRED = ("isin", "quantity", "as_of", "account")
 T = TypeVar("T")
@@ -26,7 +27,7 @@ def _cell(parse: Callable[[str], T], value: str, col: str, display: str, line: i
         raise InputError(str(exc), file=display, line=line, field=col) from None
 
 
-class CsvFormat:
+class CsvFormat(CustodyFormat):
     name = "csv"
     suffixes = (".csv",)
 

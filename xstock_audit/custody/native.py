@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..yamlsrc import SourceMap, dotted, loads
-from . import Holding, Statement, fields
+from . import fields
+from .interface import CustodyFormat, Holding, Statement
 
 TOP_KEYS = {"custodian", "account", "as_of", "holdings"}
 HOLDING_KEYS = {"isin", "quantity"}
@@ -76,7 +77,7 @@ def _statement(doc: Any, smap: SourceMap, base: tuple[str | int, ...]) -> Statem
     )
 
 
-class NativeFormat:
+class NativeFormat(CustodyFormat):
     name = "native"
     suffixes = (".json", ".yaml", ".yml")
 

@@ -1,44 +1,33 @@
-"""Report formats: one module per format, each with `render(result, options) -> str`."""
+"""Report formats: one module per format, each a `ReportFormat` plug-in (see `interface`)."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
 
 from ..amounts import fmt_short
-from ..chains import DeploymentSupply
+from ..chains.interface import DeploymentSupply
 from ..reconcile import AuditResult, Status, TokenResult
 from ..timefmt import iso
+from .interface import Options, ReportFormat
 
-#: format name -> module with `render`; imported only when used.
-FORMATS: Mapping[str, str] = {
-    "table": "xstock_audit.report.table",
-    "json": "xstock_audit.report.jsonfmt",
-}
+Renderer = Callable[[AuditResult, Options], str]
 
 
-@dataclass(frozen=True)
-class Options:
-    details: bool = False
-    color: bool = False
-    width: int | None = None
+def report_format(name: str) -> ReportFormat:
+    """The installed report format `name` (`--format`)."""
+    from .. import plugins
 
-
-class Renderer(Protocol):
-    def __call__(self, result: AuditResult, options: Options) -> str: ...
+    return plugins.load_as(plugins.REPORT_FORMATS, name, ReportFormat)
 
 
 def renderer(name: str) -> Renderer:
-    render: Renderer = importlib.import_module(FORMATS[name]).render
-    return render
+    return report_format(name).render
 
 
 def multiplier(s: DeploymentSupply) -> str | None:
     """The multiplier of a multiplier token (Backed, ScaledUiAmount) as its shortest exact
     decimal (`1`, `1.5`, `1.05`); None for a plain token or a deployment not read."""
-    if s.error is not None or not (s.multiplier_applied or "multiplier_raw" in s.details):
+    if s.error is not None or not s.has_multiplier:
         return None
     return fmt_short(s.multiplier)
 
@@ -60,4 +49,13 @@ def token_messages(t: TokenResult) -> list[str]:
     return out
 
 
-__all__ = ["FORMATS", "Options", "Renderer", "iso", "multiplier", "renderer", "token_messages"]
+__all__ = [
+    "Options",
+    "Renderer",
+    "ReportFormat",
+    "iso",
+    "multiplier",
+    "renderer",
+    "report_format",
+    "token_messages",
+]

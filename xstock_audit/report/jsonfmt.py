@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import text
 from ..amounts import fmt, fmt_short
 from ..reconcile import AuditResult, DeploymentResult, Status, TokenResult
-from . import Options, iso, multiplier, token_messages
+from . import Options, ReportFormat, iso, multiplier, token_messages
 
 SCHEMA = "xstock-audit/report/v1"
 
@@ -72,7 +73,7 @@ def _token(t: TokenResult) -> dict[str, Any]:
 def document(result: AuditResult) -> dict[str, Any]:
     chains: dict[str, Any] = {}
     for name, read in result.chains.items():
-        pin, messages = read.pin, list(read.messages)
+        pin, messages = read.pin, text.notes(read.notes)
         if pin is None:
             chains[name] = {"error": read.error or "not read", "messages": messages}
             continue
@@ -96,3 +97,14 @@ def document(result: AuditResult) -> dict[str, Any]:
 
 def render(result: AuditResult, options: Options) -> str:
     return json.dumps(document(result), indent=2) + "\n"
+
+
+class JsonFormat(ReportFormat):
+    name = "json"
+    machine_readable = True
+
+    def render(self, result: AuditResult, options: Options) -> str:
+        return render(result, options)
+
+
+FORMAT = JsonFormat()

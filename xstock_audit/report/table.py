@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .. import text
 from ..amounts import fmt_short
 from ..reconcile import AuditResult, Status
-from . import Options, iso, multiplier, token_messages
+from . import Options, ReportFormat, iso, multiplier, token_messages
 
 #: an amount that is not known (a deployment not read): never printed as 0
 UNKNOWN = "—"
@@ -73,7 +74,7 @@ def render(result: AuditResult, options: Options) -> str:
             console.print(
                 f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
             )
-        for message in read.messages:
+        for message in text.notes(read.notes):
             console.print(Text(f"  {message}", style="yellow"), soft_wrap=True)
 
     table = Table(show_lines=options.details, header_style="bold")
@@ -147,3 +148,14 @@ def render(result: AuditResult, options: Options) -> str:
             console.print(Text(f"{t.symbol}: {m}", style=style), soft_wrap=True)
     console.print(Text(summary_line(result), style="bold"), soft_wrap=True)
     return buf.getvalue()
+
+
+class TableFormat(ReportFormat):
+    name = "table"
+    machine_readable = False
+
+    def render(self, result: AuditResult, options: Options) -> str:
+        return render(result, options)
+
+
+FORMAT = TableFormat()

@@ -61,7 +61,7 @@ def run_demo(
     """Run the demo; 0 when the audit found exactly what was staged, else 1."""
     from .. import audit
     from .. import registry as registry_mod
-    from ..report import Options, renderer
+    from ..report import Options, report_format
 
     started = time.monotonic()
     folder = keep if keep is not None else Path(tempfile.mkdtemp(prefix="xstock-demo-"))
@@ -74,11 +74,12 @@ def run_demo(
                 progress(f"seeded {len(staged.statuses)} tokens; registry {staged.registry}")
             reg = registry_mod.load(staged.registry)
             result = audit.run(reg, progress=progress)
-        text = renderer(fmt)(result, Options(details=details, color=color))
+        shape = report_format(fmt)
+        text = shape.render(result, Options(details=details, color=color))
         out.write(text)
         found = {t.symbol: t.status.value for t in result.tokens}
         ok = found == staged.statuses and result.exit_code == staged.exit_code
-        note = err if fmt == "json" else out
+        note = err if shape.machine_readable else out
         _explain(note, staged, found, result.exit_code, time.monotonic() - started, ok, keep)
         return 0 if ok else 1
     finally:

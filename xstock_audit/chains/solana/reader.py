@@ -28,23 +28,24 @@ from typing import Any
 
 import httpx
 
-from .. import amounts
-from ..errors import RpcError
-from ..progress import ChainWatch
-from ..registry import Deployment, SolanaChain, SolanaDeployment
-from ..rpc import Call, Endpoint
-from ..timefmt import from_unix
-from . import (
+from ... import amounts
+from ...errors import RpcError
+from ...progress import ChainWatch
+from ...rpc import Call, Endpoint
+from ...timefmt import from_unix
+from .. import endpoints_for, failed, guarded
+from ..consensus import Clock, Probe, freshness, merge, select
+from ..interface import (
     ChainRead,
+    ChainReader,
+    DeploymentModel,
     DeploymentSupply,
+    EndpointFailed,
     MultiplierSchedule,
+    Note,
     Pin,
-    endpoints_for,
-    failed,
-    guarded,
 )
-from .consensus import Clock, Probe, freshness, merge, select
-from .spl_layout import (
+from ..spl_layout import (
     CLOCK_SYSVAR,
     EXT_CONFIDENTIAL_MINT_BURN,
     EXT_INTEREST_BEARING,
@@ -55,6 +56,7 @@ from .spl_layout import (
     parse_mint,
     parse_token_account,
 )
+from .models import SolanaChain, SolanaDeployment
 
 #: (owner, mint bytes) -> {token account: (token program, raw amount)}
 _Owned = dict[tuple[str, bytes], dict[str, tuple[str, int]]]
@@ -103,7 +105,7 @@ def _context_slot(result: Any) -> int:
     return slot
 
 
-class SolanaReader:
+class SolanaReader(ChainReader):
     def __init__(
         self,
         name: str,
@@ -123,10 +125,12 @@ class SolanaReader:
         self.watch = watch if watch is not None else ChainWatch(name, "slot")
         self.watch.track(self.endpoints)
 
-    async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
+    async def read(
+        self, deployments: Sequence[DeploymentModel], at: int | None = None
+    ) -> ChainRead:
         sol = [d for d in deployments if isinstance(d, SolanaDeployment)]
         eps = self.endpoints
-        notes: list[str] = []
+        notes: list[Note] = []
         if len(eps) == 1:
             usable = [(eps[0], at or 0)]
         else:  # probe every endpoint at once: cluster identity and slot (for the lag check)
@@ -136,23 +140,22 @@ class SolanaReader:
         check_genesis = len(eps) == 1
         if self.chain.quorum > 1:
             return await self._quorum(sol, [ep for ep, _ in usable], notes, at)
-        errors: list[str] = []
+        errors: list[Note] = []
         for ep, min_slot in usable:
             try:
                 read = await self._read(ep, sol, min_slot, check_genesis)
             except RpcError as exc:
-                errors.append(
-                    exc.message
-                    if exc.message.startswith(ep.shown)
-                    else f"{ep.shown}: {exc.message}"
-                )
+                errors.append(EndpointFailed(_named(ep, exc)))
                 continue
             problem = freshness(read, self.clock, pinned=at is not None)
             if problem:
                 errors.append(problem)
                 continue
-            return replace(read, messages=(*notes, *errors, *read.messages))
-        return failed(self.name, sol, "; ".join([*notes, *errors]) or "no RPC endpoint")
+            return replace(read, notes=(*notes, *errors, *read.notes), retries=self._retries())
+        return failed(self.name, sol, *notes, *errors)
+
+    def _retries(self) -> int:
+        return sum(ep.stats.retries for ep in self.endpoints)
 
     async def _probe(self, ep: Endpoint) -> Probe[Endpoint]:
         calls = [Call("getSlot", [{"commitment": self.chain.commitment}])]
@@ -175,7 +178,7 @@ class SolanaReader:
         self,
         deps: Sequence[SolanaDeployment],
         usable: list[Endpoint],
-        notes: list[str],
+        notes: list[Note],
         at: int | None,
     ) -> ChainRead:
         """Read from `quorum` endpoints at one slot; they must agree on every value.
@@ -184,7 +187,7 @@ class SolanaReader:
         ones behind again with `minContextSlot` set to the newest slot seen."""
         need = self.chain.quorum
         reads: dict[int, ChainRead] = {}
-        errors: list[str] = []
+        errors: list[Note] = []
         candidates = list(usable)
         chosen: list[Endpoint] = []
         target = at or 0
@@ -206,10 +209,11 @@ class SolanaReader:
                     if problem is None:
                         reads[id(ep)] = r
                         continue
-                    r = RpcError(problem)
-                if not isinstance(r, RpcError):
+                    errors.append(problem)
+                elif isinstance(r, RpcError):
+                    errors.append(EndpointFailed(r.message))
+                else:
                     raise r
-                errors.append(r.message)
                 chosen.remove(ep)
                 reads.pop(id(ep), None)
             slots = {r.pin.number for r in reads.values() if r.pin}
@@ -219,12 +223,10 @@ class SolanaReader:
                 target = max(slots)
         if len(reads) < need:
             return failed(
-                self.name,
-                deps,
-                f"quorum of {need} endpoints not reached: " + "; ".join([*notes, *errors]),
+                self.name, deps, f"quorum of {need} endpoints not reached", *notes, *errors
             )
         merged = merge([reads[id(ep)] for ep in chosen])
-        return replace(merged, messages=(*notes, *merged.messages))
+        return replace(merged, notes=(*notes, *merged.notes), retries=self._retries())
 
     def _config(self, **extra: Any) -> dict[str, Any]:
         return {"encoding": "base64", "commitment": self.chain.commitment, **extra}
@@ -422,6 +424,7 @@ class SolanaReader:
             excluded=excluded,
             multiplier=multiplier,
             multiplier_applied=scaled is not None,
+            has_multiplier=scaled is not None,
             circulating=amounts.mul(amounts.sub(total, excluded), multiplier),
             messages=tuple(messages),
             details=details,
@@ -433,3 +436,8 @@ def _pubkey_raw(key: str) -> bytes:
     from solders.pubkey import Pubkey
 
     return bytes(Pubkey.from_string(key))
+
+
+def _named(ep: Endpoint, exc: RpcError) -> str:
+    """The error text, naming the (redacted) endpoint once."""
+    return exc.message if exc.message.startswith(ep.shown) else f"{ep.shown}: {exc.message}"

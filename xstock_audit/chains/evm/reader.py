@@ -27,23 +27,25 @@ from typing import Any
 
 import httpx
 
-from .. import amounts
-from ..errors import RpcError
-from ..progress import ChainWatch
-from ..registry import Deployment, EvmChain, EvmDeployment
-from ..rpc import Call, Endpoint
-from ..timefmt import from_unix
-from . import (
+from ... import amounts
+from ...errors import RpcError
+from ...progress import ChainWatch
+from ...rpc import Call, Endpoint
+from ...timefmt import from_unix
+from .. import endpoints_for, failed, guarded
+from .. import multicall as mc
+from ..consensus import Clock, Probe, freshness, merge, select
+from ..interface import (
     ChainRead,
+    ChainReader,
+    DeploymentModel,
     DeploymentSupply,
+    EndpointFailed,
     MultiplierSchedule,
+    Note,
     Pin,
-    endpoints_for,
-    failed,
-    guarded,
 )
-from . import multicall as mc
-from .consensus import Clock, Probe, freshness, merge, select
+from .models import EvmChain, EvmDeployment
 
 WAD = 10**18
 #: eth_call errors that mean "this chunk is too big": split it and try again.
@@ -126,7 +128,7 @@ class _Plan:
     activation: int
 
 
-class EvmReader:
+class EvmReader(ChainReader):
     def __init__(
         self,
         name: str,
@@ -146,7 +148,9 @@ class EvmReader:
         self.watch = watch if watch is not None else ChainWatch(name, "block")
         self.watch.track(self.endpoints)
 
-    async def read(self, deployments: Sequence[Deployment], at: int | None = None) -> ChainRead:
+    async def read(
+        self, deployments: Sequence[DeploymentModel], at: int | None = None
+    ) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
         eps = self.endpoints
         if len(eps) == 1:
@@ -156,7 +160,7 @@ class EvmReader:
         usable, notes = select(probes, self.chain.max_lag, "block")
         if self.chain.quorum > 1:
             return await self._quorum(evm, usable, notes, at is not None)
-        errors: list[str] = []
+        errors: list[Note] = []
         for probe in usable:
             assert probe.state is not None
             ep, ident = probe.state
@@ -164,20 +168,20 @@ class EvmReader:
             try:
                 read = await self._values(ep, evm, ident)
             except RpcError as exc:
-                errors.append(exc.message)
+                errors.append(EndpointFailed(exc.message))
                 continue
             problem = freshness(read, self.clock, pinned=at is not None)
             if problem:
                 errors.append(problem)
                 continue
-            return replace(read, messages=(*notes, *errors, *read.messages))
-        return failed(self.name, evm, "; ".join([*notes, *errors]) or "no RPC endpoint")
+            return replace(read, notes=(*notes, *errors, *read.notes), retries=self._retries())
+        return failed(self.name, evm, *notes, *errors)
 
     async def _quorum(
         self,
         deps: Sequence[EvmDeployment],
         usable: list[Probe[_Probed]],
-        notes: list[str],
+        notes: list[Note],
         pinned: bool,
     ) -> ChainRead:
         """Read the same block from `quorum` endpoints; they must agree on every value."""
@@ -186,14 +190,14 @@ class EvmReader:
             return failed(
                 self.name,
                 deps,
-                f"quorum of {need} endpoints not reachable ({len(usable)} usable)"
-                + (": " + "; ".join(notes) if notes else ""),
+                f"quorum of {need} endpoints not reachable ({len(usable)} usable)",
+                *notes,
             )
         # the newest block every chosen endpoint has
         block = min(p.state[1].number for p in usable[:need] if p.state is not None)
         self.watch.pinned(block)
         reads: list[ChainRead] = []
-        errors: list[str] = []
+        errors: list[Note] = []
         candidates = list(usable)
         while len(reads) < need and candidates:
             wave, candidates = candidates[: need - len(reads)], candidates[need - len(reads) :]
@@ -209,18 +213,22 @@ class EvmReader:
                     else:
                         reads.append(r)
                 elif isinstance(r, RpcError):
-                    errors.append(r.message)
+                    errors.append(EndpointFailed(r.message))
                 elif isinstance(r, BaseException):
                     raise r
         if len(reads) < need:
             return failed(
                 self.name,
                 deps,
-                f"quorum of {need} endpoints not reached at block {block}: "
-                + "; ".join([*notes, *errors]),
+                f"quorum of {need} endpoints not reached at block {block}",
+                *notes,
+                *errors,
             )
         merged = merge(reads)
-        return replace(merged, messages=(*notes, *merged.messages))
+        return replace(merged, notes=(*notes, *merged.notes), retries=self._retries())
+
+    def _retries(self) -> int:
+        return sum(ep.stats.retries for ep in self.endpoints)
 
     # -- round trip 1: identity, pin, Multicall3 -------------------------------------------
 
@@ -506,6 +514,7 @@ class EvmReader:
             excluded=excluded,
             multiplier=multiplier,
             multiplier_applied=False,
+            has_multiplier=bool(details),
             circulating=amounts.sub(total, excluded),
             details=details,
             schedule=schedule,

@@ -1,0 +1,87 @@
+"""The EVM family's registry models: a chain's settings and a deployment's fields."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt, field_validator, model_validator
+
+from ..interface import ChainSettings, DeploymentModel
+
+#: Multicall3, deployed at the same address on every chain that has it
+MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
+
+
+@functools.lru_cache(maxsize=65536)  # treasuries repeat across a thousand tokens
+def evm_address(v: str) -> str:
+    """A 0x address, EIP-55 checked when mixed-case; returned checksummed."""
+    from eth_utils.address import is_checksum_address, to_checksum_address
+
+    if not isinstance(v, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", v):
+        raise ValueError(f"{v!r} is not a 0x-prefixed 20-byte hex address")
+    body = v[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(v):
+        raise ValueError(
+            f"{v} fails its EIP-55 checksum (mixed case); expected {to_checksum_address(v)} "
+            "or all lower case"
+        )
+    return str(to_checksum_address(v))
+
+
+class EvmChain(ChainSettings):
+    type: Literal["evm"]
+    chain_id: Annotated[StrictInt, Field(gt=0)]
+    #: skip an endpoint whose head is this many blocks behind the others' median
+    max_lag: Annotated[StrictInt, Field(ge=0)] = 10
+    #: request body limit; anvil refuses bodies of 2 MiB, geth over 5 MiB
+    max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 2_000_000
+    confirmations: Annotated[StrictInt, Field(ge=0)] | None = None
+    block: Literal["latest", "safe", "finalized"] | None = None
+    #: Multicall3 address (default: the canonical one), or false to use plain eth_calls
+    multicall: str | Literal[False] = MULTICALL3_ADDRESS
+    multicall_chunk: Annotated[StrictInt, Field(ge=1, le=10000)] = 500
+    multicall_bytes: Annotated[StrictInt, Field(ge=1024, le=10_000_000)] = 128 * 1024
+
+    @field_validator("multicall", mode="before")
+    @classmethod
+    def _multicall(cls, v: object) -> object:
+        if v is False:
+            return v
+        if isinstance(v, str):
+            return evm_address(v)
+        raise ValueError("multicall is a contract address or false")
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> EvmChain:
+        if self.confirmations is not None and self.block is not None:
+            raise ValueError("give either `confirmations` or `block`, not both")
+        return self
+
+
+class EvmDeployment(DeploymentModel):
+    address: str
+    decimals: Annotated[StrictInt, Field(ge=0, le=77)] | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        return evm_address(v)
+
+    @field_validator("exclude")
+    @classmethod
+    def _excl(cls, v: list[str]) -> list[str]:
+        out = [evm_address(a) for a in v]
+        if len(set(out)) != len(out):
+            raise ValueError("an excluded address is listed twice")
+        return out
+
+    @property
+    def key(self) -> str:
+        return self.address
+
+    @property
+    def label(self) -> str:
+        return self.address

@@ -1,0 +1,73 @@
+"""The custody-format interface, and the data custody readers hand to reconcile.
+
+A custody format is one `CustodyFormat` registered in the `xstock_audit.custody_formats`
+entry-point group: a name, the file suffixes it claims, and `parse(text, display)`, which
+returns `Statement`s or raises `InputError` naming the file, line and field. Quantities are
+converted to `Decimal` once, at this edge. A `CustodyBook` is what one custodian's files
+say: the newest statement per account (and the future-dated ones set aside).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Holding:
+    isin: str
+    quantity: Decimal
+    line: int | None = None
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One account's holdings as of one moment, from one file."""
+
+    account: str
+    as_of: datetime
+    holdings: tuple[Holding, ...]
+    file: str
+    line: int | None = None
+    custodian: str | None = None
+    custodian_line: int | None = None
+    custodian_field: str = "custodian"
+
+
+class CustodyFormat(ABC):
+    """One kind of attestation file, registered in `xstock_audit.custody_formats`."""
+
+    #: the format's name
+    name: ClassVar[str]
+    #: the file suffixes it claims (lower case, with the dot)
+    suffixes: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def parse(self, text: str, display: str) -> list[Statement]:
+        """The statements in a file's text; `display` names the file in errors."""
+
+
+@dataclass(frozen=True)
+class CustodyBook:
+    """What one custodian's files say: the newest statement per account."""
+
+    custodian: str
+    files: tuple[str, ...]
+    latest: Mapping[str, Statement]
+    #: per account, statements dated after the run's start plus clock_skew: not used, and
+    #: they make every token of this custodian ERROR (see reconcile)
+    future: Mapping[str, tuple[Statement, ...]] = field(default_factory=dict)
+
+    def positions(self, isin: str) -> list[tuple[Statement, Holding | None]]:
+        """Each account's newest statement and its holding of `isin` (None: holds none)."""
+        out = []
+        for account in sorted(self.latest):
+            st = self.latest[account]
+            holding = next((h for h in st.holdings if h.isin == isin), None)
+            out.append((st, holding))
+        return out

@@ -1,0 +1,45 @@
+"""Checks across the registry that no single model can make: unique symbols and
+(chain, deployment) pairs, and custodians that exist."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..yamlsrc import SourceMap
+from .errors import raise_all
+from .schema import Registry
+
+
+def cross_check(reg: Registry, smap: SourceMap) -> None:
+    errors: list[InputError] = []
+    symbols: dict[str, int] = {}
+    places: dict[tuple[str, str], tuple[int, int]] = {}
+    for i, tok in enumerate(reg.tokens):
+        if tok.symbol in symbols:
+            errors.append(
+                smap.error(
+                    ("tokens", i, "symbol"),
+                    f"duplicate symbol {tok.symbol!r} (also tokens[{symbols[tok.symbol]}])",
+                )
+            )
+        symbols.setdefault(tok.symbol, i)
+        if tok.custodian not in reg.custodians:
+            errors.append(
+                smap.error(
+                    ("tokens", i, "custodian"),
+                    f"unknown custodian {tok.custodian!r}; defined: "
+                    + ", ".join(sorted(reg.custodians)),
+                )
+            )
+        for j, dep in enumerate(tok.deployments):
+            k = (dep.chain, dep.key)
+            if k in places:
+                ti, dj = places[k]
+                errors.append(
+                    smap.error(
+                        ("tokens", i, "deployments", j),
+                        f"{dep.chain} {dep.key} is already listed at "
+                        f"tokens[{ti}].deployments[{dj}]",
+                    )
+                )
+            places.setdefault(k, (i, j))
+    raise_all(errors)

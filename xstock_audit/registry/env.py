@@ -1,0 +1,69 @@
+"""`${VAR}` and `${VAR:-default}` expansion, and the secrets it brings into the registry.
+
+Values expanded into `chains` (RPC URLs, headers) and every RPC URL and header value are
+registered with `redact`, so they never appear in any output, log or error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .. import redact
+from ..yamlsrc import SourceMap
+
+_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
+
+
+def expand_env(
+    data: Any, smap: SourceMap, env: Mapping[str, str], path: tuple[str | int, ...] = ()
+) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if isinstance(data, dict):
+        return {k: expand_env(v, smap, env, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, smap, env, (*path, i)) for i, v in enumerate(data)]
+    if not isinstance(data, str) or "$" not in data:
+        return data
+    secret_place = bool(path) and path[0] == "chains"
+
+    def repl(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        if whole == "$$":
+            return "$"
+        name = m.group(1)
+        if name is None:
+            raise smap.error(path, f"malformed variable reference {whole!r}")
+        value = env.get(name)
+        if value is None or (value == "" and m.group(2) is not None):
+            if m.group(2) is None:
+                raise smap.error(
+                    path,
+                    f"environment variable {name} is not set",
+                    hint=f"export {name}=… or write ${{{name}:-default}}",
+                )
+            value = m.group(2)
+        elif secret_place:
+            redact.register_secret(value)
+        return value
+
+    return _VAR_RE.sub(repl, data)
+
+
+def register_secrets(chains: Any) -> None:
+    """Register RPC URLs and header values as secrets, whatever shape the input has."""
+    if not isinstance(chains, dict):
+        return
+    for chain in chains.values():
+        if not isinstance(chain, dict):
+            continue
+        rpc = chain.get("rpc")
+        for url in rpc if isinstance(rpc, list) else [rpc]:
+            if isinstance(url, str):
+                redact.register_url(url)
+        headers = chain.get("headers")
+        if isinstance(headers, dict):
+            for value in headers.values():
+                if isinstance(value, str):
+                    redact.register_secret(value)
