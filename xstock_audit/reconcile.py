@@ -2,8 +2,8 @@
 
 For each token, `onchain` is the sum over its deployments of circulating tokens x
 `shares_per_token`; `custody` is the sum over the custodian's accounts of each account's
-newest statement's quantity of the token's ISIN. The status follows ../shared/SPEC.md
-("Reconciliation" and "Trusting the verdict"), in this precedence:
+newest statement's quantity of the token's ISIN. The status follows the product contract
+(README: "Statuses" and "Trusting the verdict"), in this precedence:
 
 - ERROR when custody cannot be trusted (a statement dated in the future), when the
   arithmetic fails (an extreme value), or when a deployment could not be read -- unless

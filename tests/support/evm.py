@@ -33,6 +33,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from xstock_audit.chains.multicall import MULTICALL3_ADDRESS
 from xstock_audit.sandbox.evm_node import EvmNode, RpcClientMixin, RpcError, load_artifact
 
 __all__ = [
@@ -66,7 +67,6 @@ ANVIL_RELATIVE_PATH = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 #: Set to an anvil executable to bypass the node_modules lookup.
 ANVIL_BINARY_ENV = "XSTOCK_AUDIT_ANVIL"
 DEFAULT_CHAIN_ID = 31337
-MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 MULTIPLIER_ONE = 10**18  # 1e18 precision of the Backed auto-fee multiplier and fee
 
 

@@ -1,4 +1,4 @@
-"""The JSON report, schema ``xstock-audit/report/v1`` (see ../shared/SPEC.md).
+"""The JSON report, schema ``xstock-audit/report/v1`` (see "JSON report" in the README).
 
 Every amount is a decimal string, exact (`circulating` keeps every place of the deployment's
 decimals and multiplier); an amount that is not known is null, never "0". Times are ISO 8601
@@ -77,7 +77,7 @@ def document(result: AuditResult) -> dict[str, Any]:
         if pin is None:
             chains[name] = {"error": read.error or "not read", "messages": messages}
             continue
-        unit = "block" if pin.kind == "evm" else "slot"
+        unit = pin.unit
         chains[name] = {
             unit: pin.number,
             "time": iso(pin.time),

@@ -70,7 +70,7 @@ def render(result: AuditResult, options: Options) -> str:
         if pin is None:
             console.print(Text(f"{name}: not read: {read.error}", style="red"), soft_wrap=True)
         else:
-            unit = "block" if pin.kind == "evm" else "slot"
+            unit = pin.unit
             console.print(
                 f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
             )

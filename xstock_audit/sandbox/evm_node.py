@@ -51,6 +51,7 @@ from web3.middleware.base import MiddlewareOnion
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxParams, TxReceipt
 
+from ..chains.multicall import MULTICALL3_ADDRESS
 from .rpc_http import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -73,7 +74,6 @@ __all__ = [
 
 #: anvil's and hardhat's default chain id.
 DEFAULT_CHAIN_ID: Final = 31337
-MULTICALL3_ADDRESS: Final = "0xcA11bde05977b3631167028862bE2a173976CA11"
 #: The public development mnemonic anvil and hardhat fund by default (not a secret).
 DEV_MNEMONIC: Final = "test test test test test test test test test test test junk"
 DEV_HD_PATH: Final = "m/44'/60'/0'/0"

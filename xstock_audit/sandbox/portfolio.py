@@ -66,8 +66,9 @@ class Staged:
 
     @property
     def exit_code(self) -> int:
-        values = set(self.statuses.values())
-        return 1 if "UNDER" in values else 3 if values - {"BACKED", "OVER"} else 0
+        from ..reconcile import Status, exit_code
+
+        return exit_code(Status(s) for s in self.statuses.values())
 
 
 def _deploy(evm: EvmLike, name: str, *args: Any) -> Any:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..interface import ChainFamily, ChainReader, ChainSettings, DeploymentModel
-from .models import MULTICALL3_ADDRESS, EvmChain, EvmDeployment, evm_address
+from ..multicall import MULTICALL3_ADDRESS
+from .models import EvmChain, EvmDeployment, evm_address
 from .reader import EvmReader
 
 if TYPE_CHECKING:

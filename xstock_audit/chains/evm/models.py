@@ -9,9 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from ..interface import ChainSettings, DeploymentModel
-
-#: Multicall3, deployed at the same address on every chain that has it
-MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
+from ..multicall import MULTICALL3_ADDRESS
 
 
 @functools.lru_cache(maxsize=65536)  # treasuries repeat across a thousand tokens
