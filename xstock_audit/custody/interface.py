@@ -9,6 +9,7 @@ say: the newest statement per account (and the future-dated ones set aside).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,10 +65,23 @@ class CustodyBook:
     future: Mapping[str, tuple[Statement, ...]] = field(default_factory=dict)
 
     def positions(self, isin: str) -> list[tuple[Statement, Holding | None]]:
-        """Each account's newest statement and its holding of `isin` (None: holds none)."""
-        out = []
-        for account in sorted(self.latest):
-            st = self.latest[account]
-            holding = next((h for h in st.holdings if h.isin == isin), None)
-            out.append((st, holding))
-        return out
+        """Each account's newest statement and its holding of `isin` (None: holds none).
+
+        Linear in accounts: holdings are looked up in an index built once per book, not
+        scanned per token (10,000 tokens x 10,000 holdings would be 10^8 comparisons)."""
+        index = self._index
+        return [(st, index[account].get(isin)) for account, st in self._accounts]
+
+    @functools.cached_property
+    def _accounts(self) -> list[tuple[str, Statement]]:
+        return sorted(self.latest.items())
+
+    @functools.cached_property
+    def _index(self) -> dict[str, dict[str, Holding]]:
+        """account -> ISIN -> its first holding (`build_book` refuses an ISIN listed twice)."""
+        index: dict[str, dict[str, Holding]] = {}
+        for account, st in self.latest.items():
+            by_isin = index[account] = {}
+            for h in st.holdings:
+                by_isin.setdefault(h.isin, h)
+        return index

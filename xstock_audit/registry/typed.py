@@ -10,6 +10,7 @@ the other errors of the file without repeating these.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,23 +31,33 @@ def _family(kind: object) -> ChainFamily | None:
         return None
 
 
+@functools.cache
+def _keys(fam: ChainFamily) -> tuple[frozenset[str], frozenset[str]]:
+    """A family's deployment fields: (required, all)."""
+    fields = fam.deployment_model.model_fields
+    return frozenset(k for k, f in fields.items() if f.is_required()), frozenset(fields)
+
+
 def _other_family(raw: dict[str, Any], own: ChainFamily) -> ChainFamily | None:
     """The family whose deployment fields this deployment has, when it lacks its own
     family's required ones (e.g. a Solana `mint` under an EVM chain)."""
-    model = own.deployment_model
-    required = {k for k, f in model.model_fields.items() if f.is_required()}
+    required, fields = _keys(own)
     if required <= raw.keys():
         return None
-    extra = raw.keys() - model.model_fields.keys()
+    extra = raw.keys() - fields
     for name in plugins.names(plugins.CHAINS):
         other = _family(name)
         if other is None or other is own:
             continue
-        fields = other.deployment_model.model_fields
-        needed = {k for k, f in fields.items() if f.is_required()}
-        if extra and extra <= fields.keys() and needed <= raw.keys():
+        needed, theirs = _keys(other)
+        if extra and extra <= theirs and needed <= raw.keys():
             return other
     return None
+
+
+@functools.cache
+def _placeholder(chain: str) -> DeploymentModel:
+    return DeploymentModel.model_construct(chain=chain)
 
 
 def typed(data: dict[str, Any], smap: SourceMap) -> tuple[dict[str, Any], list[InputError]]:
@@ -99,7 +110,8 @@ def typed(data: dict[str, Any], smap: SourceMap) -> tuple[dict[str, Any], list[I
                 typed_deps.append(raw)
                 continue  # the schema says what is wrong
             name = raw["chain"]
-            typed_deps.append(DeploymentModel.model_construct(chain=name))
+            # an unvalidated placeholder until the deployment validates
+            typed_deps.append(_placeholder(name))
             fam = families.get(name)
             if fam is None:
                 if isinstance(chains, dict) and name not in chains:

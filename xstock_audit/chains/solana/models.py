@@ -17,6 +17,11 @@ def pubkey_bytes(v: str, what: str) -> bytes:
     """The 32 bytes of a base58 public key or hash; ValueError naming `what` otherwise."""
     from solders.pubkey import Pubkey
 
+    if isinstance(v, str) and 32 <= len(v) <= 44:
+        try:  # solders decodes a valid key natively; the path below says what is wrong
+            return bytes(Pubkey.from_string(v))
+        except ValueError:
+            pass
     if not isinstance(v, str) or not v or any(c not in _ALPHABET for c in v):
         raise ValueError(f"{v!r} is not a base58 {what}")
     n = 0
