@@ -127,6 +127,8 @@ def check(
     """
     from .errors import InputError, XstockAuditError
 
+    if output is not None and (problem := _output_problem(output)):
+        _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
     try:
         from . import audit
         from . import registry as registry_mod
@@ -265,24 +267,75 @@ def _terminal_width() -> int:
     return max(80, shutil.get_terminal_size((120, 24)).columns)
 
 
+def _folder_problem(folder: Path) -> str | None:
+    """Why no file can be created in FOLDER, or None when one can.
+
+    Probes by creating (and removing) a file: permission bits say nothing when the process
+    runs as root, on a read-only mount or under /proc.
+    """
+    import tempfile
+
+    shown = str(folder) if str(folder) != "." else f"the current folder ({Path.cwd()})"
+    if not folder.exists():
+        return f"folder {shown} does not exist"
+    if not folder.is_dir():
+        return f"{shown} is not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".xstock-audit-probe-", dir=folder)
+    except OSError as exc:
+        return f"cannot write in {shown}: {exc.strerror or exc}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def _output_problem(path: Path) -> str | None:
+    """Why the report cannot be written to PATH (`-o`), or None. Checked before any work."""
+    if path.is_dir():
+        return "is a directory"
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place
+        return None
+    return _folder_problem(path.parent)
+
+
 def _write_atomic(path: Path, text: str) -> None:
+    """Write the report all at once: a temp file in the same folder, then a rename.
+
+    A path that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is written
+    in place: replacing it would put a regular file where a device or a pipe was.
+    """
     import tempfile
 
     from .errors import InputError
 
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError("folder does not exist", file=str(path), field="--output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with path.open("w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    target = path.resolve()  # a symlink: replace the file it points to, keep the link
+    if problem := _output_problem(target):
+        raise InputError(problem, file=str(path), field="--output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, _mode_for(target))  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions a report file gets: the replaced file's, else the umask's default."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class Terminated(BaseException):

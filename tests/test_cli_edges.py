@@ -1,0 +1,194 @@
+"""The command line's rough edges, through the installed `xstock-audit` process.
+
+Each test asserts the exact message a person reads and the exit code a script sees. Only
+127.0.0.1 is ever contacted. The tests run as root in CI, so "unwritable" places are ones
+root cannot write either (/sys, /proc), and the reason expected is the one the OS gives
+for a real attempt, probed here the same way the tool probes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CLI = str(Path(sys.executable).with_name("xstock-audit"))
+ENV = {**os.environ, "NO_COLOR": "1"}
+
+
+def run(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=timeout
+    )
+
+
+def os_reason(folder: str) -> str:
+    """What the OS says when a file is created in FOLDER (skip when it can be)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder)
+    except OSError as exc:
+        return str(exc.strerror)
+    os.close(fd)
+    os.unlink(probe)
+    pytest.skip(f"{folder} is writable here")
+
+
+@pytest.fixture
+def silent_rpc() -> Iterator[socket.socket]:
+    """A JSON-RPC endpoint that would hang a run: it listens, and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server
+
+
+def registry_at(folder: Path, port: int) -> Path:
+    """A one-token registry whose only chain is http://127.0.0.1:PORT."""
+    (folder / "att").mkdir(exist_ok=True)
+    registry = folder / f"registry-{port}.yaml"
+    registry.write_text(
+        f"""version: 1
+chains:
+  eth:
+    type: evm
+    chain_id: 1
+    rpc: ["http://127.0.0.1:{port}"]
+custodians:
+  c:
+    attestations: ["att/*.json"]
+    max_age: 36h
+tokens:
+  - symbol: Ax
+    isin: US88160R1014
+    custodian: c
+    deployments:
+      - chain: eth
+        address: "0x8ad3c73f833d3f9a523ab01476625f269aeb7cf0"
+"""
+    )
+    return registry
+
+
+def no_connection_made(server: socket.socket) -> bool:
+    server.setblocking(False)
+    try:
+        conn, _ = server.accept()
+    except BlockingIOError:
+        return True
+    conn.close()
+    return False
+
+
+# --- -o/--output: checked before the registry is read or any chain is asked -----------------
+
+
+def output_cases(tmp_path: Path) -> list[tuple[str, str]]:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    return [
+        (str(tmp_path / "a-folder"), "is a directory"),
+        (str(tmp_path / "nope" / "r.json"), f"folder {tmp_path / 'nope'} does not exist"),
+        (
+            "/proc/xstock-audit-test/report.json",
+            "folder /proc/xstock-audit-test does not exist",
+        ),
+        (str(tmp_path / "a-file" / "r.json"), f"{tmp_path / 'a-file'} is not a folder"),
+        ("/sys/report.json", f"cannot write in /sys: {os_reason('/sys')}"),
+        ("/proc/report.json", f"cannot write in /proc: {os_reason('/proc')}"),
+    ]
+
+
+def test_unusable_output_is_exit_2_before_any_network_traffic(
+    tmp_path: Path, silent_rpc: socket.socket
+) -> None:
+    registry = registry_at(tmp_path, silent_rpc.getsockname()[1])
+    for output, reason in output_cases(tmp_path):
+        started = time.monotonic()
+        p = run("check", str(registry), "-o", output, "--timeout", "120", timeout=60)
+        assert (p.returncode, p.stderr, p.stdout) == (
+            2,
+            f"error: --output {output}: {reason}\n",
+            "",
+        )
+        assert time.monotonic() - started < 20  # not the 120 s deadline of a hung read
+    assert no_connection_made(silent_rpc)
+
+
+def test_unusable_output_is_reported_before_the_registry_is_read(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: [\n")
+    p = run("check", str(broken), "-o", str(tmp_path))
+    assert (p.returncode, p.stderr) == (2, f"error: --output {tmp_path}: is a directory\n")
+
+
+def test_relative_output_in_an_unwritable_current_folder(tmp_path: Path) -> None:
+    registry = tmp_path / "r.yaml"
+    registry.write_text("version: 1\n")
+    p = run("check", str(registry), "-o", "report.json", cwd=Path("/sys"))
+    reason = os_reason("/sys")
+    assert (p.returncode, p.stderr) == (
+        2,
+        f"error: --output report.json: cannot write in the current folder (/sys): {reason}\n",
+    )
+
+
+def refused_registry(folder: Path) -> Path:
+    """A registry whose only chain refuses connections: a quick run, exit 3, report written."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections to it are refused
+    return registry_at(folder, port)
+
+
+def test_report_file_gets_ordinary_permissions_and_keeps_a_symlink(tmp_path: Path) -> None:
+    registry = refused_registry(tmp_path)
+    out = tmp_path / "report.json"
+    p = run("check", str(registry), "-f", "json", "-o", str(out))
+    assert p.returncode == 3, p.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+
+    out.chmod(0o640)  # replacing a report keeps its permissions
+    link = tmp_path / "latest.json"
+    link.symlink_to(out)
+    p = run("check", str(registry), "-f", "json", "-o", str(link))
+    assert p.returncode == 3, p.stderr
+    assert link.is_symlink() and stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert '"exit_code": 3' in out.read_text()
+
+
+def test_output_to_a_pipe_is_written_in_place(tmp_path: Path) -> None:
+    registry = refused_registry(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True) as reader:
+        p = run("check", str(registry), "-f", "json", "-o", str(fifo))
+        text, _ = reader.communicate(timeout=60)
+    assert p.returncode == 3, p.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still a pipe, not replaced by a file
+    assert '"exit_code": 3' in text
+    assert p.stderr.startswith(f"report written to {fifo}\n")
+
+
+def test_output_to_a_device_is_written_in_place(tmp_path: Path) -> None:
+    """`-o /dev/null` as root must not put a regular file where the device was."""
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a second /dev/null
+        null.write_text("")
+    except OSError as exc:
+        pytest.skip(f"cannot make a usable device node here: {exc}")
+    p = run("check", str(refused_registry(tmp_path)), "-o", str(null))
+    assert p.returncode == 3, p.stderr
+    assert stat.S_ISCHR(null.lstat().st_mode)
