@@ -192,3 +192,33 @@ def test_output_to_a_device_is_written_in_place(tmp_path: Path) -> None:
     p = run("check", str(refused_registry(tmp_path)), "-o", str(null))
     assert p.returncode == 3, p.stderr
     assert stat.S_ISCHR(null.lstat().st_mode)
+
+
+# --- demo --keep and sandbox --dir: refused before any chain starts ------------------------
+
+
+def folder_cases(tmp_path: Path) -> list[tuple[str, str]]:
+    (tmp_path / "a-file").write_text("")
+    return [
+        (str(tmp_path / "a-file"), "is a file, not a folder"),
+        (str(tmp_path / "nope" / "demo"), f"folder {tmp_path / 'nope'} does not exist"),
+        ("/sys/xstock-audit-demo", f"cannot write in /sys: {os_reason('/sys')}"),
+        ("/proc/xstock-audit-demo", f"cannot write in /proc: {os_reason('/proc')}"),
+    ]
+
+
+def test_demo_keep_refuses_what_cannot_receive_the_files(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    for keep, reason in [*folder_cases(tmp_path), (str(full), "folder is not empty")]:
+        p = run("demo", "--keep", keep)
+        assert (p.returncode, p.stderr, p.stdout) == (2, f"error: --keep {keep}: {reason}\n", "")
+    assert not (tmp_path / "nope").exists()
+    assert [f.name for f in full.iterdir()] == ["notes.txt"]
+
+
+def test_sandbox_dir_refuses_what_cannot_receive_the_files(tmp_path: Path) -> None:
+    for folder, reason in folder_cases(tmp_path):
+        p = run("sandbox", "--dir", folder)
+        assert (p.returncode, p.stderr, p.stdout) == (2, f"error: --dir {folder}: {reason}\n", "")

@@ -206,8 +206,8 @@ def demo(
     path against those URLs and prints the report. Exits 0 when the audit found exactly
     what was staged (the staged shortfall included), 1 otherwise.
     """
-    if keep is not None and keep.exists() and any(keep.iterdir()):
-        _fail(f"error: --keep {keep}: folder is not empty", EXIT_INPUT, debug)
+    if keep is not None and (problem := _folder_option_problem(keep, empty=True)):
+        _fail(f"error: --keep {keep}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_demo
     except ImportError as exc:
@@ -248,6 +248,8 @@ def sandbox(
     multiplier and the Solana clock with the sandbox's own JSON-RPC methods; then run
     `xstock-audit check REGISTRY` against it.
     """
+    if folder is not None and (problem := _folder_option_problem(folder, empty=False)):
+        _fail(f"error: --dir {folder}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_sandbox
     except ImportError as exc:
@@ -287,6 +289,27 @@ def _folder_problem(folder: Path) -> str | None:
     os.close(fd)
     os.unlink(probe)
     return None
+
+
+def _folder_option_problem(folder: Path, *, empty: bool) -> str | None:
+    """Why FOLDER (`demo --keep`, `sandbox --dir`) cannot receive the demo's files, or None.
+
+    It may not exist yet (it is created, not its parents); when it exists it must be a
+    folder, writable, and with `empty`, empty.
+    """
+    if not folder.is_dir():
+        if folder.is_file():
+            return "is a file, not a folder"
+        if folder.exists():
+            return "is not a folder"
+        return _folder_problem(folder.parent)
+    if empty:
+        try:
+            if any(folder.iterdir()):
+                return "folder is not empty"
+        except OSError as exc:
+            return f"cannot read the folder: {exc.strerror or exc}"
+    return _folder_problem(folder)
 
 
 def _output_problem(path: Path) -> str | None:
