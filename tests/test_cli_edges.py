@@ -9,13 +9,16 @@ for a real attempt, probed here the same way the tool probes.
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -222,3 +225,102 @@ def test_sandbox_dir_refuses_what_cannot_receive_the_files(tmp_path: Path) -> No
     for folder, reason in folder_cases(tmp_path):
         p = run("sandbox", "--dir", folder)
         assert (p.returncode, p.stderr, p.stdout) == (2, f"error: --dir {folder}: {reason}\n", "")
+
+
+# --- signals: Ctrl-C is 130, SIGTERM is 143, never a traceback --------------------------------
+
+
+def _default_signals() -> None:
+    """In the child: Ctrl-C and SIGTERM at their defaults, whatever the test runner inherited
+    (a background job of a non-interactive shell ignores SIGINT, and so would the CLI)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    proc = subprocess.Popen(
+        [CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, lines
+
+
+def wait_for(ready: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert proc.poll() is None, f"exited early ({proc.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[str], sig: int, lines: queue.Queue[str]) -> tuple[str, str]:
+    """Send SIG; return (stdout from now on, stderr)."""
+    proc.send_signal(sig)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    proc.wait(timeout=60)
+    out = ""
+    while (line := lines.get(timeout=10)) != "":
+        out += line
+    return out, stderr
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted (Ctrl-C)")],
+)
+def test_sandbox_stops_on_sigterm_and_ctrl_c(
+    tmp_path: Path, sig: int, code: int, said: str
+) -> None:
+    proc, lines = start("sandbox", "--dir", str(tmp_path / "sb"))
+    try:
+        banner = ""
+
+        def up() -> bool:
+            nonlocal banner
+            while not lines.empty():
+                banner += lines.get()
+            return "Custody is plain files" in banner
+
+        wait_for(up, proc, "the sandbox banner")
+        assert "http://127.0.0.1:" in banner
+        out, err = stop(proc, sig, lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code
+    assert out == "\nstopping the sandbox chains\n"
+    assert err == f"{said}\n"
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted (Ctrl-C)")],
+)
+def test_demo_stops_on_sigterm_and_ctrl_c(tmp_path: Path, sig: int, code: int, said: str) -> None:
+    keep = tmp_path / "demo"
+    proc, lines = start("demo", "--keep", str(keep))
+    try:  # the registry is written once the chains are up and seeded: the demo is running
+        wait_for((keep / "xstock-audit.yaml").exists, proc, "the demo registry")
+        out, err = stop(proc, sig, lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, err) == (code, f"{said}: the demo did not finish\n")
+    assert "Demo passed" not in out

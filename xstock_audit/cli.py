@@ -19,6 +19,8 @@ from . import __version__
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a CI or cron timeout, `kill`
 
 app = typer.Typer(
     name="xstock-audit",
@@ -163,9 +165,17 @@ def check(
     except XstockAuditError as exc:
         _fail(f"error: {exc}", EXIT_INCOMPLETE, debug)
     except KeyboardInterrupt:
-        _fail("interrupted (Ctrl-C): the audit did not finish; no report written", 130, debug)
+        _fail(
+            "interrupted (Ctrl-C): the audit did not finish; no report written",
+            EXIT_INTERRUPTED,
+            debug,
+        )
     except Terminated:
-        _fail("terminated (SIGTERM): the audit did not finish; no report written", 143, debug)
+        _fail(
+            "terminated (SIGTERM): the audit did not finish; no report written",
+            EXIT_TERMINATED,
+            debug,
+        )
     except Exception as exc:  # a bug: the audit did not complete, never pass it as backed
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback; "
@@ -210,9 +220,7 @@ def demo(
         _fail(f"error: --keep {keep}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_demo
-    except ImportError as exc:
-        _sandbox_missing(exc, debug)
-    try:
+
         code = run_demo(
             fmt=format.value,
             details=details,
@@ -222,6 +230,10 @@ def demo(
         )
     except ImportError as exc:
         _sandbox_missing(exc, debug)
+    except KeyboardInterrupt:
+        _fail("interrupted (Ctrl-C): the demo did not finish", EXIT_INTERRUPTED, debug)
+    except Terminated:
+        _fail("terminated (SIGTERM): the demo did not finish", EXIT_TERMINATED, debug)
     except Exception as exc:
         _fail(f"error: the demo could not run: {type(exc).__name__}: {exc}", 1, debug)
     raise typer.Exit(code)
@@ -252,14 +264,18 @@ def sandbox(
         _fail(f"error: --dir {folder}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_sandbox
-    except ImportError as exc:
-        _sandbox_missing(exc, debug)
-    try:
+
         code = run_sandbox(folder=folder, evm_port=evm_port, solana_port=solana_port)
     except ImportError as exc:
         _sandbox_missing(exc, debug)
     except OSError as exc:
         _fail(f"error: cannot start the sandbox: {exc}", EXIT_INPUT, debug)
+    except KeyboardInterrupt:  # once up, run_sandbox said "stopping the sandbox chains"
+        _fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED, debug)
+    except Terminated:
+        _fail("terminated (SIGTERM)", EXIT_TERMINATED, debug)
+    except Exception as exc:
+        _fail(f"error: the sandbox failed: {type(exc).__name__}: {exc}", 1, debug)
     raise typer.Exit(code)
 
 
@@ -373,4 +389,11 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # before a command took over (parsing, imports): no traceback
+        sys.stderr.write("interrupted (Ctrl-C)\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        sys.stderr.write("terminated (SIGTERM)\n")
+        sys.exit(EXIT_TERMINATED)
