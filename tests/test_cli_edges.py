@@ -8,6 +8,7 @@ for a real attempt, probed here the same way the tool probes.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -324,3 +325,100 @@ def test_demo_stops_on_sigterm_and_ctrl_c(tmp_path: Path, sig: int, code: int, s
             proc.wait()
     assert (proc.returncode, err) == (code, f"{said}: the demo did not finish\n")
     assert "Demo passed" not in out
+
+
+# --- --help, -V, shell completion --------------------------------------------------------
+
+
+def test_help_lists_every_exit_code() -> None:
+    p = run("--help")
+    assert p.returncode == 0
+    text = " ".join(p.stdout.split())
+    for code in (
+        "0 every token backed",
+        "1 at least one token UNDER",
+        "2 unusable input",
+        "3 no shortfall but the audit is incomplete",
+        "130 interrupted (Ctrl-C)",
+        "143 terminated (SIGTERM",
+    ):
+        assert code in text
+    assert "--install-completion" in text and "--show-completion" in text
+
+
+def test_dash_v_is_version() -> None:
+    long, short = run("--version"), run("-V")
+    assert (short.returncode, short.stdout, short.stderr) == (0, long.stdout, "")
+    assert short.stdout.startswith("xstock-audit ")
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--show-completion", "bash"], "_xstock_audit_completion() {"),
+        (["--show-completion", "zsh"], "#compdef xstock-audit"),  # named, not detected
+        (["--show-completion=fish"], "complete --command xstock-audit"),
+    ],
+)
+def test_show_completion_for_a_named_shell(args: list[str], start: str) -> None:
+    p = run(*args)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert p.stdout.startswith(start)
+    assert "_XSTOCK_AUDIT_COMPLETE" in p.stdout
+
+
+def test_show_completion_refuses_an_unknown_shell() -> None:
+    p = run("--show-completion", "tcsh")
+    assert p.returncode == 2 and p.stdout == ""
+    assert "'tcsh' is not one of" in " ".join(p.stderr.replace("│", " ").split())
+
+
+def test_completion_of_a_command_name() -> None:
+    env = {**ENV, "_XSTOCK_AUDIT_COMPLETE": "complete_bash", "COMP_WORDS": "xstock-audit de"}
+    p = subprocess.run(
+        [CLI], capture_output=True, text=True, env={**env, "COMP_CWORD": "1"}, timeout=60
+    )
+    assert (p.returncode, p.stdout.split()) == (0, ["demo"])
+
+
+def _orphan(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the CLI from a process that has no parent shell (re-parented, as under an init)."""
+    code = f"""
+import json, os, subprocess, sys, time
+r, w = os.pipe()
+if os.fork() == 0:  # the middle process exits at once: the grandchild is re-parented
+    os.close(r)
+    if os.fork() == 0:
+        time.sleep(0.5)
+        try:
+            import shellingham
+            shell = shellingham.detect_shell()[0]
+        except Exception:
+            shell = None
+        p = subprocess.run({[CLI, *args]!r}, capture_output=True, text=True, env={env!r})
+        os.write(w, json.dumps([shell, p.returncode, p.stdout, p.stderr]).encode())
+    os._exit(0)
+os.close(w)
+chunks = []
+while chunk := os.read(r, 65536):
+    chunks.append(chunk)
+sys.stdout.write(b"".join(chunks).decode())
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    shell, rc, out, err = json.loads(p.stdout)
+    if shell is not None:
+        pytest.skip(f"a {shell} is among the re-parented process's ancestors here")
+    return rc, out, err
+
+
+def test_show_completion_without_a_parent_shell_uses_dollar_shell() -> None:
+    rc, out, err = _orphan(["--show-completion"], {**ENV, "SHELL": "/usr/bin/zsh"})
+    assert (rc, err) == (0, "") and out.startswith("#compdef xstock-audit")
+    env = {k: v for k, v in ENV.items() if k != "SHELL"}
+    rc, out, err = _orphan(["--show-completion"], env)
+    assert (rc, out) == (2, "")
+    assert err == (
+        "error: --show-completion: cannot tell which shell this is (no shell among the parent "
+        "processes and no $SHELL); name it: xstock-audit --show-completion bash (or zsh, fish, "
+        "powershell)\n"
+    )

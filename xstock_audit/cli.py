@@ -30,10 +30,14 @@ app = typer.Typer(
         "attestation files, and report.\n\n"
         "Exit codes: 0 every token backed (or over-collateralised); 1 at least one token "
         "UNDER (a shortfall); 2 unusable input (command line, registry or attestation "
-        "file); 3 no shortfall but the audit is incomplete (STALE, UNVERIFIED or ERROR)."
+        "file); 3 no shortfall but the audit is incomplete (STALE, UNVERIFIED or ERROR); "
+        "130 interrupted (Ctrl-C); 143 terminated (SIGTERM, e.g. a CI or cron timeout). "
+        "Interrupted or terminated, no report is written.\n\n"
+        "Shell completion: xstock-audit --install-completion (for the shell it runs in), or "
+        "--show-completion bash (zsh, fish, powershell) to print the script."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -54,7 +58,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Prove tokenized stocks are fully backed."""
@@ -385,12 +391,49 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def _completion_args(argv: list[str]) -> list[str]:
+    """`--show-completion zsh` / `--install-completion bash`: the shell named, else detected.
+
+    Typer's completion options detect the shell from the parent processes only: in CI or a
+    container's entry point there is none ("Shell  not supported.", exit 1), and a name given
+    after the option was silently ignored. Here a named shell is used (an unknown one is exit
+    2); when none is named and none can be detected, $SHELL is; failing that, exit 2 saying
+    how to name one. Typer then uses its variant of the options that takes the shell as a
+    value.
+    """
+    option, equals, _ = argv[0].partition("=") if argv else ("", "", "")
+    if option not in ("--show-completion", "--install-completion"):
+        return argv
+    if not equals and len(argv) == 1:
+        shell = _detected_shell()
+        if shell is None:
+            sys.stderr.write(
+                f"error: {option}: cannot tell which shell this is (no shell among the parent "
+                f"processes and no $SHELL); name it: xstock-audit {option} bash "
+                "(or zsh, fish, powershell)\n"
+            )
+            sys.exit(EXIT_INPUT)
+        argv = [option, shell]
+    os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
+    return argv
+
+
+def _detected_shell() -> str | None:
+    try:
+        import shellingham  # type: ignore[import-untyped]
+
+        name: str = shellingham.detect_shell()[0]
+        return name
+    except Exception:  # not installed, or no shell among the parent processes
+        return Path(os.environ.get("SHELL", "")).name or None
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app()
+        app(args=_completion_args(sys.argv[1:]))
     except KeyboardInterrupt:  # before a command took over (parsing, imports): no traceback
         sys.stderr.write("interrupted (Ctrl-C)\n")
         sys.exit(EXIT_INTERRUPTED)
