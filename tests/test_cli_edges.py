@@ -422,3 +422,28 @@ def test_show_completion_without_a_parent_shell_uses_dollar_shell() -> None:
         "processes and no $SHELL); name it: xstock-audit --show-completion bash (or zsh, fish, "
         "powershell)\n"
     )
+
+
+# --- --timeout: a finite number of seconds, at least 1 -----------------------------------
+
+
+def usage_error(stderr: str) -> str:
+    """The message inside the usage-error box, unwrapped."""
+    inside = [line.strip("│ ") for line in stderr.splitlines() if line.startswith("│")]
+    return " ".join(" ".join(inside).split())
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e309", "0.5", "0", "-1", "abc", ""])
+def test_timeout_must_be_finite_and_at_least_1(tmp_path: Path, value: str) -> None:
+    p = run("check", str(tmp_path / "r.yaml"), "--timeout", value)
+    assert (p.returncode, p.stdout) == (2, "")
+    assert usage_error(p.stderr) == (
+        f"Invalid value for '--timeout': must be a finite number of seconds, at least 1 "
+        f"(got {value!r})"
+    )
+    assert "Traceback" not in p.stderr
+
+
+def test_timeout_of_1_is_accepted(tmp_path: Path) -> None:
+    p = run("check", str(tmp_path / "r.yaml"), "--timeout", "1")
+    assert (p.returncode, p.stderr) == (2, f"error: {tmp_path / 'r.yaml'}: file not found\n")

@@ -66,6 +66,19 @@ def _root(
     """Prove tokenized stocks are fully backed."""
 
 
+def _seconds(text: str) -> float:
+    """--timeout: a finite number of seconds, at least 1 (FloatRange lets inf and nan by)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise typer.BadParameter(f"must be a finite number of seconds, at least 1 (got {text!r})")
+    return value
+
+
 def _fail(message: str, code: int, debug: bool) -> NoReturn:
     from .redact import scrub
 
@@ -119,8 +132,12 @@ def check(
         float,
         typer.Option(
             "--timeout",
-            min=1,
-            help="Deadline for the whole run in seconds; chains not read by then are ERROR.",
+            parser=_seconds,
+            metavar="SECONDS",
+            help=(
+                "Deadline for the whole run in seconds (a finite number, at least 1); "
+                "chains not read by then are ERROR."
+            ),
         ),
     ] = 60.0,
     debug: Annotated[
