@@ -447,3 +447,39 @@ def test_timeout_must_be_finite_and_at_least_1(tmp_path: Path, value: str) -> No
 def test_timeout_of_1_is_accepted(tmp_path: Path) -> None:
     p = run("check", str(tmp_path / "r.yaml"), "--timeout", "1")
     assert (p.returncode, p.stderr) == (2, f"error: {tmp_path / 'r.yaml'}: file not found\n")
+
+
+# --- check: where the registry is --------------------------------------------------------
+
+NO_REGISTRY = (
+    "error: no registry: xstock-audit.yaml is not in the current folder. Pass a registry file "
+    "(xstock-audit check path/to/registry.yaml), start from examples/xstocks.yaml, or run "
+    '`xstock-audit demo` to see a whole audit; see "Quick start" in the README.\n'
+)
+
+
+def test_check_without_a_registry_says_how_to_start(tmp_path: Path) -> None:
+    for args in (["check"], ["check", "-f", "json"], ["check", "-o", str(tmp_path)]):
+        p = run(*args, cwd=tmp_path)
+        assert (p.returncode, p.stdout, p.stderr) == (2, "", NO_REGISTRY)
+
+
+def test_the_examples_and_readme_the_message_points_at_exist() -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "examples" / "xstocks.yaml").is_file()
+    assert "## Quick start" in (root / "README.md").read_text()
+
+    from xstock_audit import cli, registry
+
+    assert cli.DEFAULT_REGISTRY == registry.DEFAULT_REGISTRY
+
+
+def test_check_registry_missing_or_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "xstock-audit.yaml").mkdir()  # the default name, but a folder
+    for args, message in [
+        (["check"], "error: xstock-audit.yaml: is a directory, expected a file\n"),
+        (["check", "nope.yaml"], "error: nope.yaml: file not found\n"),
+        (["check", str(tmp_path)], f"error: {tmp_path}: is a directory, expected a file\n"),
+    ]:
+        p = run(*args, cwd=tmp_path)
+        assert (p.returncode, p.stdout, p.stderr) == (2, "", message)

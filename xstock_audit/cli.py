@@ -19,6 +19,12 @@ from . import __version__
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 3
+DEFAULT_REGISTRY = "xstock-audit.yaml"  # = registry.DEFAULT_REGISTRY, not imported: pydantic
+NO_REGISTRY = (
+    f"error: no registry: {DEFAULT_REGISTRY} is not in the current folder. Pass a registry "
+    "file (xstock-audit check path/to/registry.yaml), start from examples/xstocks.yaml, or "
+    'run `xstock-audit demo` to see a whole audit; see "Quick start" in the README.'
+)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM: a CI or cron timeout, `kill`
 
@@ -106,12 +112,15 @@ def _progress(enabled: bool) -> Callable[[str], None] | None:
 @app.command()
 def check(
     registry: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Registry YAML (tokens, chains, custodians).",
-            show_default=True,
+            help=(
+                "Registry YAML (tokens, chains, custodians); "
+                f"default: {DEFAULT_REGISTRY} in the current folder."
+            ),
+            show_default=False,
         ),
-    ] = Path("xstock-audit.yaml"),
+    ] = None,
     format: Annotated[
         Format,
         typer.Option(
@@ -152,6 +161,10 @@ def check(
     """
     from .errors import InputError, XstockAuditError
 
+    if registry is None:
+        registry = Path(DEFAULT_REGISTRY)
+        if not registry.exists():
+            _fail(NO_REGISTRY, EXIT_INPUT, debug)
     if output is not None and (problem := _output_problem(output)):
         _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
     try:
