@@ -8,6 +8,7 @@ for a real attempt, probed here the same way the tool probes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -483,3 +484,78 @@ def test_check_registry_missing_or_a_folder(tmp_path: Path) -> None:
     ]:
         p = run(*args, cwd=tmp_path)
         assert (p.returncode, p.stdout, p.stderr) == (2, "", message)
+
+
+# --- what a new user tries next ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--evm-port", "--solana-port"])
+@pytest.mark.parametrize("port", ["65536", "-1"])
+def test_sandbox_port_out_of_range_is_a_usage_error(option: str, port: str) -> None:
+    p = run("sandbox", option, port)
+    assert (p.returncode, p.stdout) == (2, "")
+    assert usage_error(p.stderr).startswith(f"Invalid value for '{option}': ")
+    assert "Traceback" not in p.stderr and "OverflowError" not in p.stderr
+
+
+def test_sandbox_port_in_use_is_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        p = run("sandbox", "--evm-port", str(port), timeout=120)
+    assert (p.returncode, p.stdout) == (2, "")
+    in_use = f"[Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}"
+    assert p.stderr == f"error: cannot start the sandbox: {in_use}\n"
+
+
+BROKEN_PIPE = "error: stdout was closed before the whole report was written (broken pipe)\n"
+
+
+def closed_stdout(*args: str) -> tuple[int, str]:
+    """Run with stdout's reader gone at once, as `xstock-audit check | head -0` does."""
+    proc = subprocess.Popen(
+        [CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    try:
+        err = proc.stderr.read()
+        return proc.wait(timeout=300), err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_check_into_a_closed_pipe_keeps_the_finding(tmp_path: Path) -> None:
+    registry = refused_registry(tmp_path)
+    for fmt in ("table", "json"):
+        code, err = closed_stdout("check", str(registry), "-f", fmt)
+        assert (code, err) == (3, BROKEN_PIPE + "1 token(s): 1 ERROR — audit incomplete (exit 3)\n")
+
+
+def test_demo_into_a_closed_pipe() -> None:
+    assert closed_stdout("demo") == (1, BROKEN_PIPE)
+
+
+def test_command_help_paragraphs_are_not_broken_mid_sentence() -> None:
+    wide = {**ENV, "COLUMNS": "300"}
+    for command, sentence in [
+        (
+            "demo",
+            "Starts a local Ethereum (py-evm) and Solana (LiteSVM) node on 127.0.0.1, seeds a "
+            "small xStocks-like portfolio (one token deliberately short of custody, multiplier "
+            "changes scheduled), writes attestation files and a registry,",
+        ),
+        (
+            "sandbox",
+            "change a Backed token's multiplier with eth_sendTransaction, or a Token-2022 "
+            "ScaledUiAmount multiplier and the Solana clock",
+        ),
+    ]:
+        p = subprocess.run(
+            [CLI, command, "--help"], capture_output=True, text=True, env=wide, timeout=60
+        )
+        assert p.returncode == 0
+        assert any(sentence in line for line in p.stdout.splitlines()), p.stdout

@@ -72,6 +72,16 @@ def _root(
     """Prove tokenized stocks are fully backed."""
 
 
+def _reflowed(command: Callable[..., None]) -> Callable[..., None]:
+    """Join the lines of each docstring paragraph: Rich keeps single line breaks, so a
+    paragraph wrapped for the source broke mid-sentence in `--help` on an 80-column screen."""
+    import inspect
+
+    text = inspect.cleandoc(command.__doc__ or "")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
+    return command
+
+
 def _seconds(text: str) -> float:
     """--timeout: a finite number of seconds, at least 1 (FloatRange lets inf and nan by)."""
     import math
@@ -110,6 +120,7 @@ def _progress(enabled: bool) -> Callable[[str], None] | None:
 
 
 @app.command()
+@_reflowed
 def check(
     registry: Annotated[
         Path | None,
@@ -129,7 +140,9 @@ def check(
     ] = Format.table,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."
+        ),
     ] = None,
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
@@ -187,7 +200,13 @@ def check(
             ),
         )
         if output is None:
-            sys.stdout.write(text)
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head`: the finding stands, the report is cut short
+                _stdout_gone()
+                sys.stderr.write(BROKEN_PIPE + "\n" + summary_line(result) + "\n")
+                raise typer.Exit(result.exit_code or EXIT_INCOMPLETE) from None
         else:
             _write_atomic(output, text)
             sys.stderr.write(f"report written to {output}\n")
@@ -221,6 +240,16 @@ def check(
         )
 
 
+BROKEN_PIPE = "error: stdout was closed before the whole report was written (broken pipe)"
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone: send the rest (and the exit-time flush) to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
     _fail(
         f"error: the local chains need the sandbox extra ({exc.name or exc} is missing); "
@@ -231,6 +260,7 @@ def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
 
 
 @app.command()
+@_reflowed
 def demo(
     format: Annotated[
         Format, typer.Option("--format", "-f", help="Report format: table or json.")
@@ -240,7 +270,11 @@ def demo(
     ] = False,
     keep: Annotated[
         Path | None,
-        typer.Option("--keep", help="Keep the demo registry and attestation files in DIR."),
+        typer.Option(
+            "--keep",
+            metavar="DIR",
+            help="Keep the demo registry and attestation files in DIR (new or empty).",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -266,6 +300,9 @@ def demo(
         )
     except ImportError as exc:
         _sandbox_missing(exc, debug)
+    except BrokenPipeError:
+        _stdout_gone()
+        _fail(BROKEN_PIPE, 1, debug)
     except KeyboardInterrupt:
         _fail("interrupted (Ctrl-C): the demo did not finish", EXIT_INTERRUPTED, debug)
     except Terminated:
@@ -276,20 +313,25 @@ def demo(
 
 
 @app.command()
+@_reflowed
 def sandbox(
     folder: Annotated[
         Path | None,
         typer.Option(
-            "--dir", help="Write the registry and attestations here (default: a temp folder)."
+            "--dir",
+            metavar="DIR",
+            help="Write the registry and attestations here (default: a temp folder).",
         ),
     ] = None,
-    evm_port: Annotated[int, typer.Option(help="Port of the Ethereum node (0: any free one).")] = 0,
+    evm_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the Ethereum node (0: any free one).")
+    ] = 0,
     solana_port: Annotated[
-        int, typer.Option(help="Port of the Solana node (0: any free one).")
+        int, typer.Option(min=0, max=65535, help="Port of the Solana node (0: any free one).")
     ] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Start the demo's local chains and keep them up until Ctrl-C.
+    """Start the demo's local chains and keep them up until Ctrl-C (130) or SIGTERM (143).
 
     Prints the RPC URLs, the registry path and how to rehearse a corporate action: change a
     Backed token's multiplier with eth_sendTransaction, or a Token-2022 ScaledUiAmount
