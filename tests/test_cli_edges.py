@@ -559,3 +559,25 @@ def test_command_help_paragraphs_are_not_broken_mid_sentence() -> None:
         )
         assert p.returncode == 0
         assert any(sentence in line for line in p.stdout.splitlines()), p.stdout
+
+
+def test_output_onto_the_registry_is_refused(tmp_path: Path) -> None:
+    registry = refused_registry(tmp_path)
+    before = registry.read_text()
+    link = tmp_path / "same.yaml"
+    link.symlink_to(registry)
+    for output in (str(registry), str(link)):
+        p = run("check", str(registry), "-o", output)
+        assert (p.returncode, p.stderr) == (
+            2,
+            f"error: --output {output}: is the registry file (the report would replace it)\n",
+        )
+    assert registry.read_text() == before
+
+
+def test_debug_adds_no_empty_traceback_to_a_refusal(tmp_path: Path) -> None:
+    p = run("check", "--debug", cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (2, NO_REGISTRY)
+    a_file = refused_registry(tmp_path)
+    p = run("demo", "--keep", str(a_file), "--debug")
+    assert (p.returncode, p.stderr) == (2, f"error: --keep {a_file}: is a file, not a folder\n")

@@ -98,7 +98,7 @@ def _seconds(text: str) -> float:
 def _fail(message: str, code: int, debug: bool) -> NoReturn:
     from .redact import scrub
 
-    if debug:
+    if debug and sys.exc_info()[0] is not None:  # a check's own refusal has no traceback
         import traceback
 
         sys.stderr.write(scrub(traceback.format_exc()))
@@ -178,7 +178,7 @@ def check(
         registry = Path(DEFAULT_REGISTRY)
         if not registry.exists():
             _fail(NO_REGISTRY, EXIT_INPUT, debug)
-    if output is not None and (problem := _output_problem(output)):
+    if output is not None and (problem := _output_problem(output, registry)):
         _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
     try:
         from . import audit
@@ -406,10 +406,17 @@ def _folder_option_problem(folder: Path, *, empty: bool) -> str | None:
     return _folder_problem(folder)
 
 
-def _output_problem(path: Path) -> str | None:
+def _output_problem(path: Path, registry: Path | None = None) -> str | None:
     """Why the report cannot be written to PATH (`-o`), or None. Checked before any work."""
     if path.is_dir():
         return "is a directory"
+    if (
+        registry is not None
+        and path.exists()
+        and registry.exists()
+        and os.path.samefile(path, registry)
+    ):
+        return "is the registry file (the report would replace it)"
     if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place
         return None
     return _folder_problem(path.parent)
