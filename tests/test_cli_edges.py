@@ -535,8 +535,12 @@ def test_check_into_a_closed_pipe_keeps_the_finding(tmp_path: Path) -> None:
         assert (code, err) == (3, BROKEN_PIPE + "1 token(s): 1 ERROR — audit incomplete (exit 3)\n")
 
 
-def test_demo_into_a_closed_pipe() -> None:
+def test_demo_and_sandbox_into_a_closed_pipe(tmp_path: Path) -> None:
     assert closed_stdout("demo") == (1, BROKEN_PIPE)
+    assert closed_stdout("sandbox", "--dir", str(tmp_path / "sb")) == (
+        2,
+        "error: stdout was closed: the sandbox cannot show its URLs (broken pipe)\n",
+    )
 
 
 def test_command_help_paragraphs_are_not_broken_mid_sentence() -> None:

@@ -346,6 +346,13 @@ def sandbox(
         code = run_sandbox(folder=folder, evm_port=evm_port, solana_port=solana_port)
     except ImportError as exc:
         _sandbox_missing(exc, debug)
+    except BrokenPipeError:
+        _stdout_gone()
+        _fail(
+            "error: stdout was closed: the sandbox cannot show its URLs (broken pipe)",
+            EXIT_INPUT,
+            debug,
+        )
     except OSError as exc:
         _fail(f"error: cannot start the sandbox: {exc}", EXIT_INPUT, debug)
     except KeyboardInterrupt:  # once up, run_sandbox said "stopping the sandbox chains"

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -138,8 +138,9 @@ def run_sandbox(
             out.flush()
             (stop or threading.Event()).wait()
         except BaseException:  # a signal may land anywhere, even in the banner's write
-            out.write("\nstopping the sandbox chains\n")
-            out.flush()
+            with suppress(OSError):  # stdout gone: the signal, not a broken pipe, is the news
+                out.write("\nstopping the sandbox chains\n")
+                out.flush()
             raise
     return 0
 
