@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 3
+DEFAULT_REGISTRY = "xstock-audit.yaml"  # = registry.DEFAULT_REGISTRY, not imported: pydantic
+NO_REGISTRY = (
+    f"error: no registry: {DEFAULT_REGISTRY} is not in the current folder. Pass a registry "
+    "file (xstock-audit check path/to/registry.yaml), start from examples/xstocks.yaml, or "
+    'run `xstock-audit demo` to see a whole audit; see "Quick start" in the README.'
+)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a CI or cron timeout, `kill`
 
 app = typer.Typer(
     name="xstock-audit",
@@ -29,10 +38,14 @@ app = typer.Typer(
         "attestation files, and report.\n\n"
         "Exit codes: 0 every token backed (or over-collateralised); 1 at least one token "
         "UNDER (a shortfall); 2 unusable input (command line, registry or attestation "
-        "file); 3 no shortfall but the audit is incomplete (STALE, UNVERIFIED or ERROR)."
+        "file); 3 no shortfall but the audit is incomplete (STALE, UNVERIFIED or ERROR); "
+        "130 interrupted (Ctrl-C); 143 terminated (SIGTERM, e.g. a CI or cron timeout). "
+        "Interrupted or terminated, no report is written.\n\n"
+        "Shell completion: xstock-audit --install-completion (for the shell it runs in), or "
+        "--show-completion bash (zsh, fish, powershell) to print the script."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -70,16 +83,41 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Prove tokenized stocks are fully backed."""
 
 
+def _reflowed(command: Callable[..., None]) -> Callable[..., None]:
+    """Join the lines of each docstring paragraph: Rich keeps single line breaks, so a
+    paragraph wrapped for the source broke mid-sentence in `--help` on an 80-column screen."""
+    import inspect
+
+    text = inspect.cleandoc(command.__doc__ or "")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
+    return command
+
+
+def _seconds(text: str) -> float:
+    """--timeout: a finite number of seconds, at least 1 (FloatRange lets inf and nan by)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise typer.BadParameter(f"must be a finite number of seconds, at least 1 (got {text!r})")
+    return value
+
+
 def _fail(message: str, code: int, debug: bool) -> NoReturn:
     from .redact import scrub
 
-    if debug:
+    if debug and sys.exc_info()[0] is not None:  # a check's own refusal has no traceback
         import traceback
 
         sys.stderr.write(scrub(traceback.format_exc()))
@@ -97,14 +135,18 @@ def _progress(enabled: bool) -> TerminalProgress | None:
 
 
 @app.command()
+@_reflowed
 def check(
     registry: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Registry YAML (tokens, chains, custodians).",
-            show_default=True,
+            help=(
+                "Registry YAML (tokens, chains, custodians); "
+                f"default: {DEFAULT_REGISTRY} in the current folder."
+            ),
+            show_default=False,
         ),
-    ] = Path("xstock-audit.yaml"),
+    ] = None,
     format: Annotated[
         str,
         typer.Option(
@@ -118,7 +160,9 @@ def check(
     ] = "table",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."
+        ),
     ] = None,
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
@@ -130,8 +174,12 @@ def check(
         float,
         typer.Option(
             "--timeout",
-            min=1,
-            help="Deadline for the whole run in seconds; chains not read by then are ERROR.",
+            parser=_seconds,
+            metavar="SECONDS",
+            help=(
+                "Deadline for the whole run in seconds (a finite number, at least 1); "
+                "chains not read by then are ERROR."
+            ),
         ),
     ] = 60.0,
     debug: Annotated[
@@ -146,6 +194,12 @@ def check(
     """
     from .errors import InputError, XstockAuditError
 
+    if registry is None:
+        registry = Path(DEFAULT_REGISTRY)
+        if not registry.exists():
+            _fail(NO_REGISTRY, EXIT_INPUT, debug)
+    if output is not None and (problem := _output_problem(output, registry)):
+        _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
     try:
         from . import audit
         from . import registry as registry_mod
@@ -167,7 +221,13 @@ def check(
             ),
         )
         if output is None:
-            sys.stdout.write(text)
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head`: the finding stands, the report is cut short
+                _stdout_gone()
+                sys.stderr.write(BROKEN_PIPE + "\n" + summary_line(result) + "\n")
+                raise typer.Exit(result.exit_code or EXIT_INCOMPLETE) from None
         else:
             _write_atomic(output, text)
             sys.stderr.write(f"report written to {output}\n")
@@ -181,9 +241,17 @@ def check(
     except XstockAuditError as exc:
         _fail(f"error: {exc}", EXIT_INCOMPLETE, debug)
     except KeyboardInterrupt:
-        _fail("interrupted (Ctrl-C): the audit did not finish; no report written", 130, debug)
+        _fail(
+            "interrupted (Ctrl-C): the audit did not finish; no report written",
+            EXIT_INTERRUPTED,
+            debug,
+        )
     except Terminated:
-        _fail("terminated (SIGTERM): the audit did not finish; no report written", 143, debug)
+        _fail(
+            "terminated (SIGTERM): the audit did not finish; no report written",
+            EXIT_TERMINATED,
+            debug,
+        )
     except Exception as exc:  # a bug: the audit did not complete, never pass it as backed
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback; "
@@ -199,6 +267,16 @@ def _machine_readable(name: str) -> bool:
     return report_format(name).machine_readable
 
 
+BROKEN_PIPE = "error: stdout was closed before the whole report was written (broken pipe)"
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone: send the rest (and the exit-time flush) to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
     _fail(
         f"error: the local chains need the sandbox extra ({exc.name or exc} is missing); "
@@ -209,6 +287,7 @@ def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
 
 
 @app.command()
+@_reflowed
 def demo(
     format: Annotated[
         str,
@@ -226,7 +305,11 @@ def demo(
     ] = False,
     keep: Annotated[
         Path | None,
-        typer.Option("--keep", help="Keep the demo registry and attestation files in DIR."),
+        typer.Option(
+            "--keep",
+            metavar="DIR",
+            help="Keep the demo registry and attestation files in DIR (new or empty).",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -238,13 +321,11 @@ def demo(
     path against those URLs and prints the report. Exits 0 when the audit found exactly
     what was staged (the staged shortfall included), 1 otherwise.
     """
-    if keep is not None and keep.exists() and any(keep.iterdir()):
-        _fail(f"error: --keep {keep}: folder is not empty", EXIT_INPUT, debug)
+    if keep is not None and (problem := _folder_option_problem(keep, empty=True)):
+        _fail(f"error: --keep {keep}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_demo
-    except ImportError as exc:
-        _sandbox_missing(exc, debug)
-    try:
+
         code = run_demo(
             fmt=format,
             details=details,
@@ -254,42 +335,67 @@ def demo(
         )
     except ImportError as exc:
         _sandbox_missing(exc, debug)
+    except BrokenPipeError:
+        _stdout_gone()
+        _fail(BROKEN_PIPE, 1, debug)
+    except KeyboardInterrupt:
+        _fail("interrupted (Ctrl-C): the demo did not finish", EXIT_INTERRUPTED, debug)
+    except Terminated:
+        _fail("terminated (SIGTERM): the demo did not finish", EXIT_TERMINATED, debug)
     except Exception as exc:
         _fail(f"error: the demo could not run: {type(exc).__name__}: {exc}", 1, debug)
     raise typer.Exit(code)
 
 
 @app.command()
+@_reflowed
 def sandbox(
     folder: Annotated[
         Path | None,
         typer.Option(
-            "--dir", help="Write the registry and attestations here (default: a temp folder)."
+            "--dir",
+            metavar="DIR",
+            help="Write the registry and attestations here (default: a temp folder).",
         ),
     ] = None,
-    evm_port: Annotated[int, typer.Option(help="Port of the Ethereum node (0: any free one).")] = 0,
+    evm_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the Ethereum node (0: any free one).")
+    ] = 0,
     solana_port: Annotated[
-        int, typer.Option(help="Port of the Solana node (0: any free one).")
+        int, typer.Option(min=0, max=65535, help="Port of the Solana node (0: any free one).")
     ] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Start the demo's local chains and keep them up until Ctrl-C.
+    """Start the demo's local chains and keep them up until Ctrl-C (130) or SIGTERM (143).
 
     Prints the RPC URLs, the registry path and how to rehearse a corporate action: change a
     Backed token's multiplier with eth_sendTransaction, or a Token-2022 ScaledUiAmount
     multiplier and the Solana clock with the sandbox's own JSON-RPC methods; then run
     `xstock-audit check REGISTRY` against it.
     """
+    if folder is not None and (problem := _folder_option_problem(folder, empty=False)):
+        _fail(f"error: --dir {folder}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_sandbox
-    except ImportError as exc:
-        _sandbox_missing(exc, debug)
-    try:
+
         code = run_sandbox(folder=folder, evm_port=evm_port, solana_port=solana_port)
     except ImportError as exc:
         _sandbox_missing(exc, debug)
+    except BrokenPipeError:
+        _stdout_gone()
+        _fail(
+            "error: stdout was closed: the sandbox cannot show its URLs (broken pipe)",
+            EXIT_INPUT,
+            debug,
+        )
     except OSError as exc:
         _fail(f"error: cannot start the sandbox: {exc}", EXIT_INPUT, debug)
+    except KeyboardInterrupt:  # once up, run_sandbox said "stopping the sandbox chains"
+        _fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED, debug)
+    except Terminated:
+        _fail("terminated (SIGTERM)", EXIT_TERMINATED, debug)
+    except Exception as exc:
+        _fail(f"error: the sandbox failed: {type(exc).__name__}: {exc}", 1, debug)
     raise typer.Exit(code)
 
 
@@ -308,24 +414,103 @@ def _pipe_width() -> int:
         return 120
 
 
+def _folder_problem(folder: Path) -> str | None:
+    """Why no file can be created in FOLDER, or None when one can.
+
+    Probes by creating (and removing) a file: permission bits say nothing when the process
+    runs as root, on a read-only mount or under /proc.
+    """
+    import tempfile
+
+    shown = str(folder) if str(folder) != "." else f"the current folder ({Path.cwd()})"
+    if not folder.exists():
+        return f"folder {shown} does not exist"
+    if not folder.is_dir():
+        return f"{shown} is not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".xstock-audit-probe-", dir=folder)
+    except OSError as exc:
+        return f"cannot write in {shown}: {exc.strerror or exc}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def _folder_option_problem(folder: Path, *, empty: bool) -> str | None:
+    """Why FOLDER (`demo --keep`, `sandbox --dir`) cannot receive the demo's files, or None.
+
+    It may not exist yet (it is created, not its parents); when it exists it must be a
+    folder, writable, and with `empty`, empty.
+    """
+    if not folder.is_dir():
+        if folder.is_file():
+            return "is a file, not a folder"
+        if folder.exists():
+            return "is not a folder"
+        return _folder_problem(folder.parent)
+    if empty:
+        try:
+            if any(folder.iterdir()):
+                return "folder is not empty"
+        except OSError as exc:
+            return f"cannot read the folder: {exc.strerror or exc}"
+    return _folder_problem(folder)
+
+
+def _output_problem(path: Path, registry: Path | None = None) -> str | None:
+    """Why the report cannot be written to PATH (`-o`), or None. Checked before any work."""
+    if path.is_dir():
+        return "is a directory"
+    if (
+        registry is not None
+        and path.exists()
+        and registry.exists()
+        and os.path.samefile(path, registry)
+    ):
+        return "is the registry file (the report would replace it)"
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place
+        return None
+    return _folder_problem(path.parent)
+
+
 def _write_atomic(path: Path, text: str) -> None:
+    """Write the report all at once: a temp file in the same folder, then a rename.
+
+    A path that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is written
+    in place: replacing it would put a regular file where a device or a pipe was.
+    """
     import tempfile
 
     from .errors import InputError
 
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError("folder does not exist", file=str(path), field="--output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with path.open("w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    target = path.resolve()  # a symlink: replace the file it points to, keep the link
+    if problem := _output_problem(target):
+        raise InputError(problem, file=str(path), field="--output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, _mode_for(target))  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions a report file gets: the replaced file's, else the umask's default."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class Terminated(BaseException):
@@ -336,8 +521,52 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def _completion_args(argv: list[str]) -> list[str]:
+    """`--show-completion zsh` / `--install-completion bash`: the shell named, else detected.
+
+    Typer's completion options detect the shell from the parent processes only: in CI or a
+    container's entry point there is none ("Shell  not supported.", exit 1), and a name given
+    after the option was silently ignored. Here a named shell is used (an unknown one is exit
+    2); when none is named and none can be detected, $SHELL is; failing that, exit 2 saying
+    how to name one. Typer then uses its variant of the options that takes the shell as a
+    value.
+    """
+    option, equals, _ = argv[0].partition("=") if argv else ("", "", "")
+    if option not in ("--show-completion", "--install-completion"):
+        return argv
+    if not equals and len(argv) == 1:
+        shell = _detected_shell()
+        if shell is None:
+            sys.stderr.write(
+                f"error: {option}: cannot tell which shell this is (no shell among the parent "
+                f"processes and no $SHELL); name it: xstock-audit {option} bash "
+                "(or zsh, fish, powershell)\n"
+            )
+            sys.exit(EXIT_INPUT)
+        argv = [option, shell]
+    os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
+    return argv
+
+
+def _detected_shell() -> str | None:
+    try:
+        import shellingham  # type: ignore[import-untyped]
+
+        name: str = shellingham.detect_shell()[0]
+        return name
+    except Exception:  # not installed, or no shell among the parent processes
+        return Path(os.environ.get("SHELL", "")).name or None
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    app()
+    try:
+        app(args=_completion_args(sys.argv[1:]))
+    except KeyboardInterrupt:  # before a command took over (parsing, imports): no traceback
+        sys.stderr.write("interrupted (Ctrl-C)\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        sys.stderr.write("terminated (SIGTERM)\n")
+        sys.exit(EXIT_TERMINATED)

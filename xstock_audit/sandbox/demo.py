@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -124,17 +124,25 @@ def run_sandbox(
     out: TextIO = sys.stdout,
     stop: threading.Event | None = None,
 ) -> int:
-    """Start and seed the chains, print how to use them, serve until Ctrl-C (or `stop`)."""
+    """Start and seed the chains, print how to use them, serve until `stop` is set (0).
+
+    Ctrl-C (KeyboardInterrupt) or the CLI's SIGTERM exception propagates to the caller, which
+    maps it to an exit code, after "stopping the sandbox chains" is printed and the chains
+    are stopped.
+    """
     where = folder if folder is not None else Path(tempfile.mkdtemp(prefix="xstock-sandbox-"))
     with chains(evm_port, solana_port) as (evm, sol):
-        staged = seed(evm, sol, where)
-        register_controls(sol, staged)
-        out.write(_sandbox_help(evm, sol, staged))
-        out.flush()
         try:
+            staged = seed(evm, sol, where)
+            register_controls(sol, staged)
+            out.write(_sandbox_help(evm, sol, staged))
+            out.flush()
             (stop or threading.Event()).wait()
-        except KeyboardInterrupt:
-            out.write("\nstopping the sandbox chains\n")
+        except BaseException:  # a signal may land anywhere, even in the banner's write
+            with suppress(OSError):  # stdout gone: the signal, not a broken pipe, is the news
+                out.write("\nstopping the sandbox chains\n")
+                out.flush()
+            raise
     return 0
 
 
