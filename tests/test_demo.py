@@ -10,15 +10,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from support.cli import CLI
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
 ENV = {**os.environ, "NO_COLOR": "1"}
 
 STAGED = {
