@@ -8,7 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from support.cli import CLI
+
+pytestmark = pytest.mark.slow  # the CLI in subprocesses
 
 HEAVY = ("web3", "solana", "solders", "pydantic", "eth_abi", "eth_utils", "eth_tester", "eth")
 

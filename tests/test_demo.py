@@ -18,6 +18,8 @@ import httpx
 import pytest
 from support.cli import CLI
 
+pytestmark = pytest.mark.slow  # the CLI's demo and sandbox in subprocesses
+
 ENV = {**os.environ, "NO_COLOR": "1"}
 
 STAGED = {

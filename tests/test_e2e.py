@@ -36,6 +36,8 @@ from support.evm import (
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
+
 HOLDER = to_checksum_address("0x00000000000000000000000000000000000000a1")
 TREASURY = to_checksum_address("0x00000000000000000000000000000000000000b2")
 SECRET = "SeCrEtKeY0123456789"

@@ -62,6 +62,7 @@ def uint(result_hex: str) -> int:
 # ---------------------------------------------------------------------- node lifecycle
 
 
+@pytest.mark.slow
 def test_node_starts_answers_and_stops() -> None:
     with AnvilNode(chain_id=1337) as anvil:
         assert anvil.url.startswith("http://127.0.0.1:")
@@ -77,6 +78,7 @@ def test_node_starts_answers_and_stops() -> None:
     anvil.stop()  # idempotent
 
 
+@pytest.mark.slow
 def test_pyevm_node_starts_answers_and_stops() -> None:
     with EvmNode(chain_id=1337) as evm:
         assert evm.url.startswith("http://127.0.0.1:")
@@ -93,6 +95,7 @@ def test_pyevm_node_starts_answers_and_stops() -> None:
     evm.stop()  # idempotent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", NODE_KINDS)
 def test_two_nodes_get_distinct_ports(kind: NodeKind) -> None:
     with make_node(kind) as first, make_node(kind) as second:
@@ -106,6 +109,7 @@ def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
         anvil_binary()
 
 
+@pytest.mark.slow
 def test_startup_failure_reports_anvil_output() -> None:
     with pytest.raises(AnvilError, match="exited with code"):
         AnvilNode(extra_args=("--definitely-not-a-flag",)).start()

@@ -29,6 +29,8 @@ from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 FAST = {"timeout": "2", "connect_timeout": "1", "retries": "2"}
 
 

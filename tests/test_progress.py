@@ -37,6 +37,8 @@ from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI on a pty and in tmux
+
 SECRET = "PathSecret5e1f0a9c"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 #: one chain's line: mark, chain, host, block/slot, requests, retries, elapsed

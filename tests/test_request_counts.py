@@ -25,6 +25,8 @@ from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 N, K = 25, 3
 
 

@@ -390,6 +390,7 @@ def test_transactions_take_the_warped_time(pyevm_node: EvmNode) -> None:
 # ---------------------------------------------------------------------- the node object
 
 
+@pytest.mark.slow
 def test_custom_chain_id_reaches_signing_and_the_evm() -> None:
     with EvmNode(chain_id=1) as mainnet_id:
         assert mainnet_id.rpc("eth_chainId", []) == "0x1"
@@ -405,6 +406,7 @@ def test_custom_chain_id_reaches_signing_and_the_evm() -> None:
         assert int(mainnet_id.rpc("eth_call", [{"data": init}, "latest"]), 16) == 1
 
 
+@pytest.mark.slow
 def test_startup_is_fast() -> None:
     started = time.perf_counter()
     with EvmNode(timestamp=1_767_225_600) as fresh:
@@ -474,6 +476,7 @@ def test_load_artifact() -> None:
         load_artifact("../PlainToken")
 
 
+@pytest.mark.slow
 def test_stopped_node_is_not_served() -> None:
     evm = EvmNode()
     with pytest.raises(RuntimeError, match="not running"):

@@ -111,6 +111,7 @@ def test_genesis_hash_version_health(client: httpx.Client) -> None:
     assert client.get("/health").text == "ok"
 
 
+@pytest.mark.slow
 def test_genesis_hash_is_configurable() -> None:
     mainnet = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"
     with SolanaNode(genesis_hash=mainnet) as n, httpx.Client(base_url=n.url) as c:
@@ -232,6 +233,7 @@ def test_xstock_like_mint_matches_the_real_extension_order(
     assert rpc(client, "getTokenSupply", str(mint))["value"]["uiAmountString"] == "42"
 
 
+@pytest.mark.slow
 def test_sigverify_off_builds_at_real_addresses() -> None:
     """With sigverify=False the sandbox can stand in for mainnet mints and authorities."""
     with SolanaNode(sigverify=False) as n, httpx.Client(base_url=n.url) as c:

@@ -21,6 +21,8 @@ from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 KEY = "CanaryKey7f3a9c2e5b"
 TOKEN = "CanaryToken81d0e4"
 

@@ -31,6 +31,8 @@ from xstock_audit.redact import redact_url
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SolanaNode
 
+pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
+
 FAST = "timeout: 2\nconnect_timeout: 1\nretries: 0"
 
 

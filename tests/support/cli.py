@@ -1,4 +1,5 @@
-"""Running the installed `xstock-audit` command from the tests, as a subprocess."""
+"""Running the installed `xstock-audit` command from the tests (always a subprocess: tests
+using these are `slow`, see tests/conftest.py)."""
 
 from __future__ import annotations
 
