@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+import pytest
+from support.cli import CLI
+
+pytestmark = pytest.mark.slow  # the CLI in subprocesses
+
 HEAVY = ("web3", "solana", "solders", "pydantic", "eth_abi", "eth_utils", "eth_tester", "eth")
 
 

@@ -10,15 +10,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from support.cli import CLI
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # the CLI's demo and sandbox in subprocesses
+
 ENV = {**os.environ, "NO_COLOR": "1"}
 
 STAGED = {

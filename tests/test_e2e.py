@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 from solders.keypair import Keypair
+from support.cli import CLI
 from support.evm import (
     MULTIPLIER_ONE,
     NODE_KINDS,
@@ -36,7 +36,8 @@ from support.evm import (
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
+
 HOLDER = to_checksum_address("0x00000000000000000000000000000000000000a1")
 TREASURY = to_checksum_address("0x00000000000000000000000000000000000000b2")
 SECRET = "SeCrEtKeY0123456789"

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,13 +22,15 @@ from typing import Any
 
 import httpx
 import pytest
+from support.cli import CLI, check_json
 from support.evm import AnvilNode
 from support.proxy import Reply, RpcProxy, json_reply
 from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 FAST = {"timeout": "2", "connect_timeout": "1", "retries": "2"}
 
 
@@ -84,18 +85,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             k=1,
         )
         yield Env(folder, evm, sol, world)
-
-
-def check(registry: Path, *extra: str, timeout: float = 120) -> tuple[int, dict[str, Any], str]:
-    p = subprocess.run(
-        [CLI, "check", str(registry), "-f", "json", *extra],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=timeout,
-    )
-    assert "Traceback" not in p.stderr
-    return p.returncode, json.loads(p.stdout), p.stderr
 
 
 def statuses(doc: dict[str, Any]) -> set[str]:
@@ -164,7 +153,7 @@ def test_transient_fault_is_survived(env: Env, fault: str) -> None:
         RpcProxy(env.sol.url, fault=first(1, TRANSIENT[fault])) as sp,
     ):
         t0 = time.monotonic()
-        code, doc, _ = check(env.registry([ep.url], [sp.url]))
+        code, doc, _ = check_json(env.registry([ep.url], [sp.url]))
         elapsed = time.monotonic() - t0
     assert code == 0, doc
     assert statuses(doc) == {"BACKED"}
@@ -195,7 +184,7 @@ PERSISTENT = {
 def test_persistent_fault_is_error(env: Env, fault: str) -> None:
     reply, words = PERSISTENT[fault]
     with RpcProxy(env.evm.url, fault=always(reply)) as ep, RpcProxy(env.sol.url) as sp:
-        code, doc, _ = check(env.registry([ep.url.rstrip("/") + "/v2/KEY"], [sp.url]))
+        code, doc, _ = check_json(env.registry([ep.url.rstrip("/") + "/v2/KEY"], [sp.url]))
     assert code == 3
     assert statuses(doc) == {"ERROR"}
     error = doc["chains"]["evm"]["error"]
@@ -211,7 +200,7 @@ def test_deadline_ends_a_hanging_run(env: Env) -> None:
     ):
         reg = env.registry([ep.url], [sp.url], evm_extra={"timeout": "25"})
         t0 = time.monotonic()
-        code, doc, _ = check(reg, "--timeout", "3")
+        code, doc, _ = check_json(reg, "--timeout", "3")
         elapsed = time.monotonic() - t0
     assert code == 3
     assert elapsed < 15
@@ -226,7 +215,7 @@ def test_failover_to_the_second_endpoint(env: Env) -> None:
         RpcProxy(env.evm.url) as good,
         RpcProxy(env.sol.url) as sp,
     ):
-        code, doc, _ = check(env.registry([bad.url, good.url], [sp.url]))
+        code, doc, _ = check_json(env.registry([bad.url, good.url], [sp.url]))
     assert code == 0
     assert doc["chains"]["evm"]["rpc"] == good.url.rstrip("/")
     assert any("HTTP 503" in m for m in doc["chains"]["evm"]["messages"])
@@ -243,7 +232,7 @@ def test_batch_reply_out_of_order_is_matched_by_id(env: Env) -> None:
         return json_reply(replies)
 
     with RpcProxy(env.evm.url, fault=reverse) as ep, RpcProxy(env.sol.url) as sp:
-        code, doc, _ = check(env.registry([ep.url], [sp.url]))
+        code, doc, _ = check_json(env.registry([ep.url], [sp.url]))
     assert code == 0 and statuses(doc) == {"BACKED"}
 
 
@@ -255,7 +244,9 @@ def test_batch_reply_missing_an_id_is_an_error_for_those_values(env: Env) -> Non
         return json_reply(replies)
 
     with RpcProxy(env.evm.url, fault=drop_calls) as ep, RpcProxy(env.sol.url) as sp:
-        code, doc, _ = check(env.registry([ep.url], [sp.url], evm_extra={"multicall": "false"}))
+        code, doc, _ = check_json(
+            env.registry([ep.url], [sp.url], evm_extra={"multicall": "false"})
+        )
     assert code == 3
     assert statuses(doc) == {"ERROR"}
     errors = [d["error"] for t in doc["tokens"] for d in t["deployments"] if d["error"]]
@@ -274,7 +265,7 @@ def test_node_of_another_chain_is_refused(env: Env) -> None:
         RpcProxy(env.evm.url, fault=rewrite(env.evm.url, mainnet)) as ep,
         RpcProxy(env.sol.url) as sp,
     ):
-        code, doc, _ = check(env.registry([ep.url], [sp.url]))
+        code, doc, _ = check_json(env.registry([ep.url], [sp.url]))
     assert code == 3
     assert "chain id 1, the registry says 31337 (wrong network?)" in doc["chains"]["evm"]["error"]
 
@@ -288,7 +279,7 @@ def test_solana_node_of_another_cluster_is_refused(env: Env) -> None:
         RpcProxy(env.evm.url) as ep,
         RpcProxy(env.sol.url, fault=rewrite(env.sol.url, devnet)) as sp,
     ):
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry([ep.url], [sp.url], sol_extra={"genesis_hash": SANDBOX_GENESIS_HASH})
         )
     assert code == 3
@@ -309,7 +300,7 @@ def test_lagging_node_is_skipped(env: Env) -> None:
         RpcProxy(env.evm.url) as fresh2,
         RpcProxy(env.sol.url) as sp,
     ):
-        code, doc, _ = check(env.registry([slow.url, fresh.url, fresh2.url], [sp.url]))
+        code, doc, _ = check_json(env.registry([slow.url, fresh.url, fresh2.url], [sp.url]))
     assert code == 0
     assert doc["chains"]["evm"]["rpc"] == fresh.url.rstrip("/")
     assert any("skipped" in m and "50 behind" in m for m in doc["chains"]["evm"]["messages"])
@@ -346,17 +337,17 @@ def test_lying_evm_node_cannot_hide_a_shortfall_under_quorum(env: Env) -> None:
         RpcProxy(env.sol.url) as sp,
     ):
         # honest alone: UNDER
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry([honest.url], [sp.url], evm_extra={"multicall": "false"}, custody=custody)
         )
         assert code == 1 and doc["tokens"][0]["status"] == "UNDER"
         # the liar alone hides it -- which is why the quorum exists
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry([liar.url], [sp.url], evm_extra={"multicall": "false"}, custody=custody)
         )
         assert doc["tokens"][0]["status"] == "BACKED"
         # with quorum 2 the disagreement is an ERROR naming both values and hosts
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry(
                 [liar.url, honest.url],
                 [sp.url],
@@ -392,7 +383,7 @@ def test_lying_solana_node_is_caught_by_quorum(env: Env) -> None:
         RpcProxy(env.sol.url, fault=rewrite(env.sol.url, inflate_supply)) as liar,
         RpcProxy(env.sol.url) as honest,
     ):
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry(
                 [ep.url], [liar.url, honest.url], sol_extra={"quorum": "2"}, custody=custody
             )
@@ -411,7 +402,7 @@ def test_quorum_agreeing_nodes_give_the_verdict(env: Env) -> None:
         RpcProxy(env.sol.url) as c,
         RpcProxy(env.sol.url) as d,
     ):
-        code, doc, _ = check(
+        code, doc, _ = check_json(
             env.registry(
                 [a.url, b.url], [c.url, d.url], evm_extra={"quorum": "2"}, sol_extra={"quorum": "2"}
             )

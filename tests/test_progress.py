@@ -21,7 +21,6 @@ import shlex
 import shutil
 import struct
 import subprocess
-import sys
 import termios
 import time
 import uuid
@@ -31,13 +30,15 @@ from fcntl import ioctl
 from pathlib import Path
 
 import pytest
+from support.cli import CLI
 from support.evm import AnvilNode
 from support.proxy import RpcProxy
 from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI on a pty and in tmux
+
 SECRET = "PathSecret5e1f0a9c"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 #: one chain's line: mark, chain, host, block/slot, requests, retries, elapsed

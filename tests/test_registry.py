@@ -627,6 +627,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fixture", "names", "line", "needle"), CLI_CASES)
 def test_cli_bad_input_exit_2(
     fixture: str, names: str | None, line: int | None, needle: str
@@ -643,6 +644,7 @@ def test_cli_bad_input_exit_2(
     assert needle in errors[0]
 
 
+@pytest.mark.slow
 def test_cli_debug_still_exit_2() -> None:
     reg = str(BAD / "registry-bad-isin.yaml")
     proc = cli("check", "--debug", reg)
@@ -653,6 +655,7 @@ def test_cli_debug_still_exit_2() -> None:
     )  # a traceback may precede it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_cli_secret_in_rpc_url_never_printed(debug: bool) -> None:
     reg = str(BAD / "registry-secret-url.yaml")
@@ -664,6 +667,7 @@ def test_cli_secret_in_rpc_url_never_printed(debug: bool) -> None:
         assert secret not in proc.stdout
 
 
+@pytest.mark.slow
 def test_cli_secret_from_environment_never_printed() -> None:
     reg = str(BAD / "registry-secret-env.yaml")
     secret_url = "https://user:pw@host.invalid/v2/SECRETKEY123?apikey=SECRETQ"

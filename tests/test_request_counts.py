@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
+from support.cli import CLI
 from support.evm import AnvilNode
 from support.proxy import Reply, RpcProxy, json_reply
 from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 N, K = 25, 3
 
 

@@ -36,14 +36,8 @@ ISSUER_OWNER = Pubkey.from_string("S7vYFFWH6BjJyEsdrPQpqpYTqLTrPRK6KW3VwsJuRaS")
 
 
 @pytest.fixture
-def node() -> Iterator[SolanaNode]:
-    with SolanaNode() as running:
-        yield running
-
-
-@pytest.fixture
-def client(node: SolanaNode) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, timeout=10) as http:
+def client(fresh_solana_node: SolanaNode) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fresh_solana_node.url, timeout=10) as http:
         yield http
 
 
@@ -117,6 +111,7 @@ def test_genesis_hash_version_health(client: httpx.Client) -> None:
     assert client.get("/health").text == "ok"
 
 
+@pytest.mark.slow
 def test_genesis_hash_is_configurable() -> None:
     mainnet = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"
     with SolanaNode(genesis_hash=mainnet) as n, httpx.Client(base_url=n.url) as c:
@@ -125,15 +120,17 @@ def test_genesis_hash_is_configurable() -> None:
         SolanaNode(genesis_hash="not-a-hash")
 
 
-def test_spl_mint_bytes_via_get_multiple_accounts(node: SolanaNode, client: httpx.Client) -> None:
+def test_spl_mint_bytes_via_get_multiple_accounts(
+    fresh_solana_node: SolanaNode, client: httpx.Client
+) -> None:
     authority = Keypair()
-    mint = spl.create_mint(node, program="spl", decimals=6, mint_authority=authority)
-    holder = spl.create_token_account(node, mint, Keypair(), "spl")
-    spl.mint_to(node, mint, holder, 5_000_000)
+    mint = spl.create_mint(fresh_solana_node, program="spl", decimals=6, mint_authority=authority)
+    holder = spl.create_token_account(fresh_solana_node, mint, Keypair(), "spl")
+    spl.mint_to(fresh_solana_node, mint, holder, 5_000_000)
     missing = Keypair().pubkey()
 
     reply = get_multiple(client, mint, missing)
-    assert reply["context"]["slot"] == node.slot
+    assert reply["context"]["slot"] == fresh_solana_node.slot
     assert reply["context"]["apiVersion"].startswith("2.")
     value, absent = reply["value"]
     assert absent is None
@@ -153,8 +150,8 @@ def test_spl_mint_bytes_via_get_multiple_accounts(node: SolanaNode, client: http
 # --- Token-2022 layouts written by the real program ------------------------------------------
 
 
-def test_scaled_ui_amount_mint_layout(node: SolanaNode, client: httpx.Client) -> None:
-    mint, authority = scaled_mint(node, multiplier=1.5)
+def test_scaled_ui_amount_mint_layout(fresh_solana_node: SolanaNode, client: httpx.Client) -> None:
+    mint, authority = scaled_mint(fresh_solana_node, multiplier=1.5)
     value = get_multiple(client, mint)["value"][0]
     data = account_bytes(value)
     assert value["owner"] == str(TOKEN_2022_PROGRAM_ID)
@@ -169,7 +166,7 @@ def test_scaled_ui_amount_mint_layout(node: SolanaNode, client: httpx.Client) ->
 
 
 def test_multi_extension_mint_puts_scaled_ui_amount_after_others(
-    node: SolanaNode, client: httpx.Client
+    fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:
     authority, delegate, closer = Keypair(), Keypair(), Keypair()
     extensions: list[spl.MintExtension] = [
@@ -180,7 +177,9 @@ def test_multi_extension_mint_puts_scaled_ui_amount_after_others(
         spl.Pausable(authority),
         spl.ScaledUiAmount(authority, 2.0),
     ]
-    mint = spl.create_mint(node, decimals=8, mint_authority=authority, extensions=extensions)
+    mint = spl.create_mint(
+        fresh_solana_node, decimals=8, mint_authority=authority, extensions=extensions
+    )
     data = account_bytes(get_multiple(client, mint)["value"][0])
     entries = tlv_entries(data)
     assert [t for t, _ in entries] == [3, 12, 18, 1, 26, 25]
@@ -193,29 +192,31 @@ def test_multi_extension_mint_puts_scaled_ui_amount_after_others(
     assert struct.unpack("<dqd", values[25][32:]) == (2.0, 0, 2.0)
 
     # Token accounts get the account-side extensions the program requires.
-    holder = spl.create_token_account(node, mint, Keypair())
-    ata = spl.create_token_account(node, mint, Keypair(), ata=True)
+    holder = spl.create_token_account(fresh_solana_node, mint, Keypair())
+    ata = spl.create_token_account(fresh_solana_node, mint, Keypair(), ata=True)
     # TransferFeeAmount (4+8) + PausableAccount (4); the ATA adds ImmutableOwner (4).
     assert len(account_bytes(get_multiple(client, holder)["value"][0])) == 165 + 1 + 12 + 4
     assert len(account_bytes(get_multiple(client, ata)["value"][0])) == 165 + 1 + 12 + 4 + 4
 
-    spl.mint_to(node, mint, holder, 1_000)
-    spl.pause(node, mint, authority)
+    spl.mint_to(fresh_solana_node, mint, holder, 1_000)
+    spl.pause(fresh_solana_node, mint, authority)
     with pytest.raises(SandboxTransactionError):
-        spl.mint_to(node, mint, holder, 1)
-    spl.resume(node, mint, authority)
-    spl.mint_to(node, mint, holder, 1)
-    assert spl.get_mint(node, mint).supply == 1_001
+        spl.mint_to(fresh_solana_node, mint, holder, 1)
+    spl.resume(fresh_solana_node, mint, authority)
+    spl.mint_to(fresh_solana_node, mint, holder, 1)
+    assert spl.get_mint(fresh_solana_node, mint).supply == 1_001
 
 
 def test_xstock_like_mint_matches_the_real_extension_order(
-    node: SolanaNode, client: httpx.Client
+    fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:
     authority = Keypair()
     extensions = spl.xstock_like_extensions(
         authority, multiplier=1.0, name="NVIDIA xStock", symbol="NVDAx"
     )
-    mint = spl.create_mint(node, decimals=8, mint_authority=authority, extensions=extensions)
+    mint = spl.create_mint(
+        fresh_solana_node, decimals=8, mint_authority=authority, extensions=extensions
+    )
     data = account_bytes(get_multiple(client, mint)["value"][0])
     entries = tlv_entries(data)
     # metadataPointer, permanentDelegate, defaultAccountState, scaledUiAmountConfig,
@@ -227,11 +228,12 @@ def test_xstock_like_mint_matches_the_real_extension_order(
     state = unpack_mint(data)
     assert state is not None and state.extension_types() == [18, 12, 6, 25, 26, 4, 14, 19]
     owner = Keypair()
-    ata = spl.create_token_account(node, mint, owner, ata=True)
-    spl.mint_to(node, mint, ata, 42 * 10**8)
+    ata = spl.create_token_account(fresh_solana_node, mint, owner, ata=True)
+    spl.mint_to(fresh_solana_node, mint, ata, 42 * 10**8)
     assert rpc(client, "getTokenSupply", str(mint))["value"]["uiAmountString"] == "42"
 
 
+@pytest.mark.slow
 def test_sigverify_off_builds_at_real_addresses() -> None:
     """With sigverify=False the sandbox can stand in for mainnet mints and authorities."""
     with SolanaNode(sigverify=False) as n, httpx.Client(base_url=n.url) as c:
@@ -250,11 +252,13 @@ def test_sigverify_off_builds_at_real_addresses() -> None:
         spl.create_mint(strict, decimals=8, mint_authority=ISSUER_OWNER, address=NVDAX_MINT)
 
 
-def test_scaled_ui_amount_and_interest_bearing_are_refused_together(node: SolanaNode) -> None:
+def test_scaled_ui_amount_and_interest_bearing_are_refused_together(
+    fresh_solana_node: SolanaNode,
+) -> None:
     authority = Keypair()
     with pytest.raises(SandboxTransactionError, match="0x33"):  # InvalidExtensionCombination
         spl.create_mint(
-            node,
+            fresh_solana_node,
             decimals=6,
             mint_authority=authority,
             extensions=[
@@ -268,14 +272,14 @@ def test_scaled_ui_amount_and_interest_bearing_are_refused_together(node: Solana
 
 
 def test_update_multiplier_takes_effect_at_its_timestamp(
-    node: SolanaNode, client: httpx.Client
+    fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:
-    mint, authority = scaled_mint(node, multiplier=1.0)
-    holder = spl.create_token_account(node, mint, Keypair())
-    spl.mint_to(node, mint, holder, 10 * 10**8)
-    now = node.unix_timestamp
+    mint, authority = scaled_mint(fresh_solana_node, multiplier=1.0)
+    holder = spl.create_token_account(fresh_solana_node, mint, Keypair())
+    spl.mint_to(fresh_solana_node, mint, holder, 10 * 10**8)
+    now = fresh_solana_node.unix_timestamp
     effective = now + 3_600
-    spl.update_scaled_ui_multiplier(node, mint, authority, 1.5, effective)
+    spl.update_scaled_ui_multiplier(fresh_solana_node, mint, authority, 1.5, effective)
 
     def supply_and_clock() -> tuple[str, int, bytes]:
         batch = [
@@ -295,34 +299,47 @@ def test_update_multiplier_takes_effect_at_its_timestamp(
     ui, clock_ts, data = supply_and_clock()
     assert (ui, clock_ts) == ("10", now)
     assert struct.unpack("<dqd", dict(tlv_entries(data))[25][32:]) == (1.0, effective, 1.5)
-    assert spl.amount_to_ui_amount(node, mint, 10 * 10**8) == "10"  # the program agrees
+    assert (
+        spl.amount_to_ui_amount(fresh_solana_node, mint, 10 * 10**8) == "10"
+    )  # the program agrees
 
-    node.set_unix_timestamp(effective - 1)
+    fresh_solana_node.set_unix_timestamp(effective - 1)
     assert supply_and_clock()[:2] == ("10", effective - 1)
 
-    node.set_unix_timestamp(effective)
+    fresh_solana_node.set_unix_timestamp(effective)
     ui, clock_ts, data = supply_and_clock()
     assert (ui, clock_ts) == ("15", effective)
-    assert spl.amount_to_ui_amount(node, mint, 10 * 10**8) == "15"
+    assert spl.amount_to_ui_amount(fresh_solana_node, mint, 10 * 10**8) == "15"
     # Bytes are untouched until the next update, which promotes 1.5 to `multiplier`.
     assert struct.unpack("<dqd", dict(tlv_entries(data))[25][32:]) == (1.0, effective, 1.5)
-    spl.update_scaled_ui_multiplier(node, mint, authority, 3.0, effective + 100)
+    spl.update_scaled_ui_multiplier(fresh_solana_node, mint, authority, 3.0, effective + 100)
     data = account_bytes(get_multiple(client, mint)["value"][0])
     assert struct.unpack("<dqd", dict(tlv_entries(data))[25][32:]) == (1.5, effective + 100, 3.0)
     assert rpc(client, "getTokenSupply", str(mint))["value"]["uiAmountString"] == "15"
 
 
-def test_ui_amount_string_is_the_nodes_f64_result(node: SolanaNode, client: httpx.Client) -> None:
+def test_ui_amount_string_is_the_nodes_f64_result(
+    fresh_solana_node: SolanaNode, client: httpx.Client
+) -> None:
     """uiAmountString is f64 maths, as Agave and the program do: lossy in the last digit."""
-    mint, _ = scaled_mint(node, multiplier=1.05)
-    holder = spl.create_token_account(node, mint, Keypair())
+    mint, _ = scaled_mint(fresh_solana_node, multiplier=1.05)
+    holder = spl.create_token_account(fresh_solana_node, mint, Keypair())
     amount = 595_495_266_270
-    spl.mint_to(node, mint, holder, amount)
+    spl.mint_to(fresh_solana_node, mint, holder, amount)
     value = rpc(client, "getTokenSupply", str(mint))["value"]
     assert value["amount"] == str(amount) and value["decimals"] == 8
-    assert value["uiAmountString"] == "6252.70029583" == spl.amount_to_ui_amount(node, mint, amount)
+    assert (
+        value["uiAmountString"]
+        == "6252.70029583"
+        == spl.amount_to_ui_amount(fresh_solana_node, mint, amount)
+    )
     assert value["uiAmount"] == 6252.70029583
-    exact = token_amount_to_ui(amount, spl.get_mint(node, mint), node.unix_timestamp, mode="exact")
+    exact = token_amount_to_ui(
+        amount,
+        spl.get_mint(fresh_solana_node, mint),
+        fresh_solana_node.unix_timestamp,
+        mode="exact",
+    )
     assert exact["uiAmountString"] == "6252.70029584"  # amount × 1.05 correctly rounded
     balance = rpc(client, "getTokenAccountBalance", str(holder))["value"]
     assert balance["uiAmountString"] == "6252.70029583"
@@ -362,40 +379,47 @@ def test_scaled_ui_amount_vectors(
 
 
 def test_interest_bearing_supply_matches_the_program(
-    node: SolanaNode, client: httpx.Client
+    fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:
     authority = Keypair()
     mint = spl.create_mint(
-        node,
+        fresh_solana_node,
         decimals=6,
         mint_authority=authority,
         extensions=[spl.InterestBearingConfig(authority, 500)],
     )
-    spl.mint_to(node, mint, spl.create_token_account(node, mint, Keypair()), 10**12)
-    node.set_unix_timestamp(node.unix_timestamp + 31_556_736)  # one 365.24-day year at 5%
+    spl.mint_to(
+        fresh_solana_node,
+        mint,
+        spl.create_token_account(fresh_solana_node, mint, Keypair()),
+        10**12,
+    )
+    fresh_solana_node.set_unix_timestamp(
+        fresh_solana_node.unix_timestamp + 31_556_736
+    )  # one 365.24-day year at 5%
     ui = rpc(client, "getTokenSupply", str(mint))["value"]["uiAmountString"]
-    assert ui == spl.amount_to_ui_amount(node, mint, 10**12) == "1051271.096376"
+    assert ui == spl.amount_to_ui_amount(fresh_solana_node, mint, 10**12) == "1051271.096376"
 
 
 # --- token accounts by owner -----------------------------------------------------------------
 
 
-def test_token_accounts_by_owner(node: SolanaNode, client: httpx.Client) -> None:
+def test_token_accounts_by_owner(fresh_solana_node: SolanaNode, client: httpx.Client) -> None:
     owner, other = Keypair(), Keypair()
-    spl_mint = spl.create_mint(node, program="spl", decimals=6)
-    t22_a, _ = scaled_mint(node)
-    t22_b, _ = scaled_mint(node)
-    spl_acct = spl.create_token_account(node, spl_mint, owner, "spl")
-    a_ata = spl.create_token_account(node, t22_a, owner, "token2022", ata=True)
-    a_plain = spl.create_token_account(node, t22_a, owner, "token2022")
-    b_acct = spl.create_token_account(node, t22_b, owner)
-    spl.create_token_account(node, t22_a, other, ata=True)  # someone else's
-    spl.mint_to(node, t22_a, a_ata, 1_234)
+    spl_mint = spl.create_mint(fresh_solana_node, program="spl", decimals=6)
+    t22_a, _ = scaled_mint(fresh_solana_node)
+    t22_b, _ = scaled_mint(fresh_solana_node)
+    spl_acct = spl.create_token_account(fresh_solana_node, spl_mint, owner, "spl")
+    a_ata = spl.create_token_account(fresh_solana_node, t22_a, owner, "token2022", ata=True)
+    a_plain = spl.create_token_account(fresh_solana_node, t22_a, owner, "token2022")
+    b_acct = spl.create_token_account(fresh_solana_node, t22_b, owner)
+    spl.create_token_account(fresh_solana_node, t22_a, other, ata=True)  # someone else's
+    spl.mint_to(fresh_solana_node, t22_a, a_ata, 1_234)
     cfg = {"encoding": "base64", "commitment": "confirmed"}
 
     def keys(filter_: dict[str, str]) -> set[str]:
         reply = rpc(client, "getTokenAccountsByOwner", str(owner.pubkey()), filter_, cfg)
-        assert reply["context"]["slot"] == node.slot
+        assert reply["context"]["slot"] == fresh_solana_node.slot
         for item in reply["value"]:
             data = account_bytes(item["account"])
             assert data[32:64] == bytes(owner.pubkey())
@@ -433,15 +457,15 @@ def test_token_accounts_by_owner(node: SolanaNode, client: httpx.Client) -> None
 
 
 def test_transfers_and_burns_move_balances_and_supply(
-    node: SolanaNode, client: httpx.Client
+    fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:
-    mint, _ = scaled_mint(node, multiplier=2.0, decimals=2)
+    mint, _ = scaled_mint(fresh_solana_node, multiplier=2.0, decimals=2)
     alice, bob = Keypair(), Keypair()
-    a = spl.create_token_account(node, mint, alice, ata=True)
-    b = spl.create_token_account(node, mint, bob, ata=True)
-    spl.mint_to(node, mint, a, 1_000)
-    spl.transfer_checked(node, mint, a, b, 300)
-    spl.burn(node, mint, b, 100)
+    a = spl.create_token_account(fresh_solana_node, mint, alice, ata=True)
+    b = spl.create_token_account(fresh_solana_node, mint, bob, ata=True)
+    spl.mint_to(fresh_solana_node, mint, a, 1_000)
+    spl.transfer_checked(fresh_solana_node, mint, a, b, 300)
+    spl.burn(fresh_solana_node, mint, b, 100)
     assert rpc(client, "getTokenSupply", str(mint))["value"]["amount"] == "900"
     assert rpc(client, "getTokenAccountBalance", str(b))["value"] == {
         "amount": "200",
@@ -454,8 +478,8 @@ def test_transfers_and_burns_move_balances_and_supply(
 # --- JSON-RPC semantics ----------------------------------------------------------------------
 
 
-def test_batch_returns_every_id(node: SolanaNode, client: httpx.Client) -> None:
-    mint, _ = scaled_mint(node)
+def test_batch_returns_every_id(fresh_solana_node: SolanaNode, client: httpx.Client) -> None:
+    mint, _ = scaled_mint(fresh_solana_node)
     batch = [
         {"jsonrpc": "2.0", "id": 1, "method": "getSlot", "params": []},
         {"jsonrpc": "2.0", "id": "two", "method": "getGenesisHash"},
@@ -467,7 +491,7 @@ def test_batch_returns_every_id(node: SolanaNode, client: httpx.Client) -> None:
     assert response.status_code == 200
     replies = response.json()
     assert [r["id"] for r in replies] == [1, "two", 3, 4, 5]
-    assert replies[0]["result"] == node.slot
+    assert replies[0]["result"] == fresh_solana_node.slot
     assert replies[1]["result"] == SANDBOX_GENESIS_HASH
     assert replies[2]["result"]["value"]["amount"] == "0"
     assert replies[3]["error"]["code"] == -32601
@@ -526,8 +550,8 @@ def test_more_than_100_keys_are_refused(client: httpx.Client) -> None:
     )
 
 
-def test_min_context_slot(node: SolanaNode, client: httpx.Client) -> None:
-    slot = node.slot
+def test_min_context_slot(fresh_solana_node: SolanaNode, client: httpx.Client) -> None:
+    slot = fresh_solana_node.slot
     ahead = {"encoding": "base64", "minContextSlot": slot + 1}
     clock = str(CLOCK_SYSVAR_ID)
     for method, params in [
@@ -543,14 +567,16 @@ def test_min_context_slot(node: SolanaNode, client: httpx.Client) -> None:
         assert behind.value.data == {"contextSlot": slot}
     assert get_multiple(client, CLOCK_SYSVAR_ID, minContextSlot=slot)["context"]["slot"] == slot
 
-    node.warp_to_slot(slot + 1)
+    fresh_solana_node.warp_to_slot(slot + 1)
     reply = get_multiple(client, CLOCK_SYSVAR_ID, minContextSlot=slot + 1)
     assert reply["context"]["slot"] == slot + 1 == rpc(client, "getSlot")
     assert struct.unpack_from("<Q", account_bytes(reply["value"][0]), 0)[0] == slot + 1
 
 
-def test_clock_sysvar_reflects_set_clock(node: SolanaNode, client: httpx.Client) -> None:
-    node.set_clock(
+def test_clock_sysvar_reflects_set_clock(
+    fresh_solana_node: SolanaNode, client: httpx.Client
+) -> None:
+    fresh_solana_node.set_clock(
         Clock(
             slot=350_000_123,
             epoch_start_timestamp=1_750_000_000,
@@ -566,7 +592,7 @@ def test_clock_sysvar_reflects_set_clock(node: SolanaNode, client: httpx.Client)
     assert struct.unpack("<QqQQq", data) == (350_000_123, 1_750_000_000, 810, 811, 1_760_000_000)
     assert reply["context"]["slot"] == 350_000_123
     # LiteSVM itself stores the sysvar account: nothing is synthesised for it.
-    stored = node.svm.get_account(CLOCK_SYSVAR_ID)
+    stored = fresh_solana_node.svm.get_account(CLOCK_SYSVAR_ID)
     assert stored is not None and bytes(stored.data) == data
     assert rpc(client, "getBlockTime", 350_000_123) == 1_760_000_000
     with pytest.raises(RpcFailure) as future:
@@ -574,9 +600,11 @@ def test_clock_sysvar_reflects_set_clock(node: SolanaNode, client: httpx.Client)
     assert future.value.code == -32004
 
 
-def test_account_info_encodings_follow_agave(node: SolanaNode, client: httpx.Client) -> None:
-    spl_mint = spl.create_mint(node, program="spl", decimals=6)
-    scaled, _ = scaled_mint(node)
+def test_account_info_encodings_follow_agave(
+    fresh_solana_node: SolanaNode, client: httpx.Client
+) -> None:
+    spl_mint = spl.create_mint(fresh_solana_node, program="spl", decimals=6)
+    scaled, _ = scaled_mint(fresh_solana_node)
     legacy = rpc(client, "getAccountInfo", str(spl_mint))["value"]  # default: legacy binary
     assert isinstance(legacy["data"], str) and len(b58decode(legacy["data"])) == 82
     b58 = rpc(client, "getAccountInfo", str(spl_mint), {"encoding": "base58"})["value"]["data"]
@@ -598,13 +626,13 @@ def test_account_info_encodings_follow_agave(node: SolanaNode, client: httpx.Cli
     )
 
 
-def test_concurrent_requests_while_the_clock_moves(node: SolanaNode) -> None:
-    mint, _ = scaled_mint(node)
+def test_concurrent_requests_while_the_clock_moves(fresh_solana_node: SolanaNode) -> None:
+    mint, _ = scaled_mint(fresh_solana_node)
     errors: list[BaseException] = []
 
     def hammer() -> None:
         try:
-            with httpx.Client(base_url=node.url) as c:
+            with httpx.Client(base_url=fresh_solana_node.url) as c:
                 for _ in range(25):
                     reply = get_multiple(c, mint, CLOCK_SYSVAR_ID)
                     clock = account_bytes(reply["value"][1])
@@ -616,7 +644,7 @@ def test_concurrent_requests_while_the_clock_moves(node: SolanaNode) -> None:
     for t in threads:
         t.start()
     for i in range(50):
-        node.warp_to_slot(node.slot + 1 + i % 2)
+        fresh_solana_node.warp_to_slot(fresh_solana_node.slot + 1 + i % 2)
     for t in threads:
         t.join()
     assert errors == []

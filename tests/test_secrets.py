@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import CLI
 from support.evm import AnvilNode
 from support.proxy import RpcProxy
 from support.world import World, build
 
 from xstock_audit.sandbox.solana_node import SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
+
 KEY = "CanaryKey7f3a9c2e5b"
 TOKEN = "CanaryToken81d0e4"
 

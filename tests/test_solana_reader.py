@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -19,12 +17,6 @@ from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode
 
 T0 = 1_767_225_600  # the sandbox clock's start: 2026-01-01T00:00:00Z
-
-
-@pytest.fixture(scope="module")
-def node() -> Iterator[SolanaNode]:
-    with SolanaNode() as n:
-        yield n
 
 
 def chain(node: SolanaNode, **kw: object) -> SolanaChain:
@@ -50,19 +42,19 @@ def test_program_ids_are_the_real_ones() -> None:
     assert str(TOKEN_2022_PROGRAM_ID) == L.TOKEN_2022
 
 
-def test_spl_mint_with_excluded_owner_and_account(node: SolanaNode) -> None:
+def test_spl_mint_with_excluded_owner_and_account(solana_node: SolanaNode) -> None:
     treasury = Keypair().pubkey()
-    mint = spl.create_mint(node, program="spl", decimals=6)
-    holder = spl.create_token_account(node, mint, Keypair().pubkey())
-    t1 = spl.create_token_account(node, mint, treasury, ata=True)
-    t2 = spl.create_token_account(node, mint, treasury)  # a second account of the same owner
-    bridge = spl.create_token_account(node, mint, Keypair().pubkey())
-    spl.mint_to(node, mint, holder, 1_000_000_007)
-    spl.mint_to(node, mint, t1, 200_000_000)
-    spl.mint_to(node, mint, t2, 50_000_000)
-    spl.mint_to(node, mint, bridge, 3)
+    mint = spl.create_mint(solana_node, program="spl", decimals=6)
+    holder = spl.create_token_account(solana_node, mint, Keypair().pubkey())
+    t1 = spl.create_token_account(solana_node, mint, treasury, ata=True)
+    t2 = spl.create_token_account(solana_node, mint, treasury)  # a second account of the same owner
+    bridge = spl.create_token_account(solana_node, mint, Keypair().pubkey())
+    spl.mint_to(solana_node, mint, holder, 1_000_000_007)
+    spl.mint_to(solana_node, mint, t1, 200_000_000)
+    spl.mint_to(solana_node, mint, t2, 50_000_000)
+    spl.mint_to(solana_node, mint, bridge, 3)
     r = read(
-        chain(node),
+        chain(solana_node),
         [dep(mint, decimals=6, exclude_owners=[str(treasury)], exclude_accounts=[str(bridge)])],
     )
     s = r.supplies[str(mint)]
@@ -71,22 +63,22 @@ def test_spl_mint_with_excluded_owner_and_account(node: SolanaNode) -> None:
     assert s.excluded == Decimal("250.000003")
     assert s.circulating == Decimal("1000.000007")
     assert (s.multiplier, s.multiplier_applied) == (1, False)
-    assert r.pin is not None and r.pin.number == node.slot
-    assert int(r.pin.time.timestamp()) == node.unix_timestamp
+    assert r.pin is not None and r.pin.number == solana_node.slot
+    assert int(r.pin.time.timestamp()) == solana_node.unix_timestamp
 
 
-def test_scaled_ui_amount_before_and_after_the_scheduled_change(node: SolanaNode) -> None:
+def test_scaled_ui_amount_before_and_after_the_scheduled_change(solana_node: SolanaNode) -> None:
     authority = Keypair()
-    node.remember(authority)
-    node.set_unix_timestamp(T0)
+    solana_node.remember(authority)
+    solana_node.set_unix_timestamp(T0)
     mint = spl.create_mint(
-        node, decimals=8, extensions=[spl.ScaledUiAmount(authority.pubkey(), 1.02)]
+        solana_node, decimals=8, extensions=[spl.ScaledUiAmount(authority.pubkey(), 1.02)]
     )
-    holder = spl.create_token_account(node, mint, Keypair().pubkey(), ata=True)
-    spl.mint_to(node, mint, holder, 123_456_789_012)
-    spl.update_scaled_ui_multiplier(node, mint, authority, 1.1, T0 + 3600)
+    holder = spl.create_token_account(solana_node, mint, Keypair().pubkey(), ata=True)
+    spl.mint_to(solana_node, mint, holder, 123_456_789_012)
+    spl.update_scaled_ui_multiplier(solana_node, mint, authority, 1.1, T0 + 3600)
 
-    before = read(chain(node), [dep(mint)]).supplies[str(mint)]
+    before = read(chain(solana_node), [dep(mint)]).supplies[str(mint)]
     assert before.error is None, before.error
     assert before.multiplier == Decimal("1.02") and before.multiplier_applied
     assert before.total_supply == Decimal("1234.56789012")
@@ -95,32 +87,32 @@ def test_scaled_ui_amount_before_and_after_the_scheduled_change(node: SolanaNode
         Decimal("1.02"), Decimal("1.1"), datetime.fromtimestamp(T0 + 3600, UTC)
     )
 
-    node.set_unix_timestamp(T0 + 3600)  # at the timestamp: the new multiplier is in force
-    after = read(chain(node), [dep(mint)]).supplies[str(mint)]
+    solana_node.set_unix_timestamp(T0 + 3600)  # at the timestamp: the new multiplier is in force
+    after = read(chain(solana_node), [dep(mint)]).supplies[str(mint)]
     assert after.multiplier == Decimal("1.1")
     assert after.circulating == Decimal("1234.56789012") * Decimal("1.1")
     assert after.schedule is None
-    node.set_unix_timestamp(T0)
+    solana_node.set_unix_timestamp(T0)
 
 
-def test_many_extensions_before_scaled_ui_amount(node: SolanaNode) -> None:
+def test_many_extensions_before_scaled_ui_amount(solana_node: SolanaNode) -> None:
     authority = Keypair()
-    node.remember(authority)
+    solana_node.remember(authority)
     owner = Keypair().pubkey()
     mint = spl.create_mint(
-        node,
+        solana_node,
         decimals=8,
         extensions=spl.xstock_like_extensions(authority.pubkey(), multiplier=1.0523),
     )
-    raw = node.get_account(mint)
+    raw = solana_node.get_account(mint)
     assert raw is not None
     types = [t for t, _ in L.parse_mint(L.TOKEN_2022, bytes(raw.data)).extensions]
     assert types.index(L.EXT_SCALED_UI_AMOUNT) >= 3
-    acct = spl.create_token_account(node, mint, owner, ata=True)
-    issuer = spl.create_token_account(node, mint, authority.pubkey(), ata=True)
-    spl.mint_to(node, mint, acct, 10**8)
-    spl.mint_to(node, mint, issuer, 5 * 10**8)
-    s = read(chain(node), [dep(mint, decimals=8, exclude_owners=[str(authority.pubkey())])])
+    acct = spl.create_token_account(solana_node, mint, owner, ata=True)
+    issuer = spl.create_token_account(solana_node, mint, authority.pubkey(), ata=True)
+    spl.mint_to(solana_node, mint, acct, 10**8)
+    spl.mint_to(solana_node, mint, issuer, 5 * 10**8)
+    s = read(chain(solana_node), [dep(mint, decimals=8, exclude_owners=[str(authority.pubkey())])])
     s1 = s.supplies[str(mint)]
     assert s1.error is None, s1.error
     assert s1.details["extensions"].split(",")[3] == "ScaledUiAmount"
@@ -128,20 +120,20 @@ def test_many_extensions_before_scaled_ui_amount(node: SolanaNode) -> None:
     assert s1.circulating == Decimal("1.0523")
 
 
-def test_errors(node: SolanaNode) -> None:
-    mint = spl.create_mint(node, program="spl", decimals=6)
+def test_errors(solana_node: SolanaNode) -> None:
+    mint = spl.create_mint(solana_node, program="spl", decimals=6)
     holder_owner = Keypair().pubkey()
-    holder = spl.create_token_account(node, mint, holder_owner)
+    holder = spl.create_token_account(solana_node, mint, holder_owner)
     missing = Keypair().pubkey()
-    other = spl.create_mint(node, program="spl", decimals=2)
-    foreign = spl.create_token_account(node, other, holder_owner)
+    other = spl.create_mint(solana_node, program="spl", decimals=2)
+    foreign = spl.create_token_account(solana_node, other, holder_owner)
     authority = Keypair()
-    node.remember(authority)
+    solana_node.remember(authority)
     interest = spl.create_mint(
-        node, decimals=2, extensions=[spl.InterestBearingConfig(authority.pubkey(), 500)]
+        solana_node, decimals=2, extensions=[spl.InterestBearingConfig(authority.pubkey(), 500)]
     )
     r = read(
-        chain(node),
+        chain(solana_node),
         [
             dep(mint, decimals=9),
             dep(missing),
@@ -158,12 +150,12 @@ def test_errors(node: SolanaNode) -> None:
     assert "interest-bearing" in err[str(interest)]
 
 
-def test_genesis_hash_is_checked(node: SolanaNode) -> None:
-    mint = spl.create_mint(node, program="spl", decimals=0)
-    ok = read(chain(node, genesis_hash=SANDBOX_GENESIS_HASH), [dep(mint)])
+def test_genesis_hash_is_checked(solana_node: SolanaNode) -> None:
+    mint = spl.create_mint(solana_node, program="spl", decimals=0)
+    ok = read(chain(solana_node, genesis_hash=SANDBOX_GENESIS_HASH), [dep(mint)])
     assert ok.error is None
     wrong = read(
-        chain(node, genesis_hash="5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"), [dep(mint)]
+        chain(solana_node, genesis_hash="5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"), [dep(mint)]
     )
     assert wrong.pin is None
     assert wrong.error is not None and "genesis hash" in wrong.error

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from solders.keypair import Keypair
+from support.cli import CLI, check_json
 from support.evm import NODE_KINDS, EvmTestNode, make_node
 from support.world import World, build, isin_for
 
@@ -31,7 +31,8 @@ from xstock_audit.redact import redact_url
 from xstock_audit.sandbox import spl
 from xstock_audit.sandbox.solana_node import SolanaNode
 
-CLI = str(Path(sys.executable).with_name("xstock-audit"))
+pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
+
 FAST = "timeout: 2\nconnect_timeout: 1\nretries: 0"
 
 
@@ -99,18 +100,6 @@ def chains(
         yield _chains(tmp_path_factory.mktemp("trust"), evm, sol)
 
 
-def check(registry: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    p = subprocess.run(
-        [CLI, "check", str(registry), "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
-    assert "Traceback" not in p.stderr, p.stderr
-    return p.returncode, json.loads(p.stdout), p.stderr
-
-
 def table(registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
     p = subprocess.run(
         [CLI, "check", str(registry), *args],
@@ -139,11 +128,11 @@ def test_a_future_dated_statement_never_counts(chains: Chains) -> None:
     chains.custody("future.json", datetime(2099, 1, 1, tzinfo=UTC), full)
 
     # the real, short statement alone: a shortfall
-    code, doc, _ = check(chains.registry("short.yaml", custody=["short.json"]))
+    code, doc, _ = check_json(chains.registry("short.yaml", custody=["short.json"]))
     assert (code, tokens(doc)["TK0"]["status"]) == (1, "UNDER")
 
     # beside it, one dated 2099 that would make it whole: never BACKED, never exit 0
-    code, doc, _ = check(chains.registry("future.yaml", custody=["short.json", "future.json"]))
+    code, doc, _ = check_json(chains.registry("future.yaml", custody=["short.json", "future.json"]))
     assert code == 3
     message = (
         "attestation future.json for account SAFE-1 is dated 2099-01-01T00:00:00Z, later than "
@@ -163,11 +152,11 @@ def test_a_statement_within_the_clock_skew_counts(chains: Chains) -> None:
     onchain = chains.world.onchain
     now = datetime.now(UTC)
     chains.custody("soon.json", now + timedelta(minutes=2), {0: onchain["TK0"], 1: onchain["TK1"]})
-    code, doc, _ = check(chains.registry("soon.yaml", custody=["soon.json"]))
+    code, doc, _ = check_json(chains.registry("soon.yaml", custody=["soon.json"]))
     assert code == 0
     assert {t["status"] for t in doc["tokens"]} == {"BACKED"}
     # a tighter allowance refuses the same file
-    code, doc, _ = check(
+    code, doc, _ = check_json(
         chains.registry(
             "strict.yaml",
             custody=["soon.json"],
@@ -189,7 +178,7 @@ def test_a_chain_not_read_leaves_onchain_unknown(chains: Chains) -> None:
     chains.custody("part.json", now - timedelta(hours=1), {0: onchain["TK0"], 1: Decimal(1000)})
     dead = "http://127.0.0.1:9/"  # discard port: nothing listens
     reg = chains.registry("dead.yaml", custody=["full.json"], **{chains.sol.url: dead})
-    code, doc, _ = check(reg)
+    code, doc, _ = check_json(reg)
     assert code == 3
     t = tokens(doc)["TK0"]
     assert t["status"] == "ERROR"
@@ -212,7 +201,7 @@ def test_a_chain_not_read_leaves_onchain_unknown(chains: Chains) -> None:
     assert re.search(r"│\s+—\s+│\s+1500\s+│\s+—\s+│\s+ERROR", row), row
     assert " 0 " not in row
 
-    code, doc, _ = check(
+    code, doc, _ = check_json(
         chains.registry("dead-part.yaml", custody=["part.json"], **{chains.sol.url: dead})
     )
     assert code == 1
@@ -274,7 +263,7 @@ def test_stale_custody_that_is_short_says_by_how_much(chains: Chains) -> None:
     as_of = (datetime.now(UTC) - timedelta(days=2, hours=4, seconds=30)).replace(microsecond=0)
     half = Decimal("0.5")
     chains.custody("old.json", as_of, {0: onchain["TK0"] - half, 1: onchain["TK1"]})
-    code, doc, _ = check(chains.registry("old.yaml", custody=["old.json"]))
+    code, doc, _ = check_json(chains.registry("old.yaml", custody=["old.json"]))
     assert code == 3
     t = tokens(doc)
     assert t["TK0"]["status"] == t["TK1"]["status"] == "STALE"
@@ -297,7 +286,7 @@ def behind(
 
 
 def test_a_stale_head_is_error_on_each_chain(behind: Chains) -> None:
-    code, doc, _ = check(behind.world.registry)
+    code, doc, _ = check_json(behind.world.registry)
     assert code == 3
     assert {t["status"] for t in doc["tokens"]} == {"ERROR"}
     for name, node, unit in (("evm", behind.evm, "block"), ("sol", behind.sol, "slot")):
@@ -324,7 +313,7 @@ def test_a_longer_max_head_age_accepts_the_same_nodes(behind: Chains) -> None:
             "type: solana\n": "type: solana\n    max_head_age: 4h\n",
         },
     )
-    code, doc, _ = check(reg)
+    code, doc, _ = check_json(reg)
     assert code == 0, doc
     assert {t["status"] for t in doc["tokens"]} == {"BACKED"}
 
@@ -341,7 +330,7 @@ def test_a_stale_endpoint_fails_over_to_a_fresh_one(
                 f'rpc: ["{sol.url}"]': f'rpc: ["{behind.sol.url}", "{sol.url}"]',
             },
         )
-        code, doc, _ = check(reg)
+        code, doc, _ = check_json(reg)
         fresh_urls = {"evm": evm.url, "sol": sol.url}
     assert code == 0, doc
     for name, stale in (("evm", behind.evm), ("sol", behind.sol)):
@@ -363,7 +352,7 @@ def ahead(
 
 
 def test_a_chain_clock_ahead_of_ours_is_error(ahead: Chains) -> None:
-    code, doc, _ = check(ahead.world.registry)
+    code, doc, _ = check_json(ahead.world.registry)
     assert code == 3
     for name, node, unit in (("evm", ahead.evm, "block"), ("sol", ahead.sol, "slot")):
         error = doc["chains"][name]["error"]
