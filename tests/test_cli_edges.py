@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the installed CLI in subprocesses
+
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 ENV = {**os.environ, "NO_COLOR": "1"}
 

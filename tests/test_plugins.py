@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the installed CLI in subprocesses
+
 pytest.importorskip(
     "xstock_audit_toy", reason="the toy plug-in is installed by ./scripts/test (tests/plugins/toy)"
 )

@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from xstock_audit.chains import ChainRead, DeploymentSupply, MultiplierSchedule, Pin
+from xstock_audit.chains import (
+    ChainRead,
+    DeploymentSupply,
+    EndpointFailed,
+    MultiplierSchedule,
+    Pin,
+)
 from xstock_audit.reconcile import (
     AttestationUsed,
     AuditResult,
@@ -113,6 +119,7 @@ AAPLX = dataclasses.replace(
                 excluded=Decimal("0E-8"),
                 multiplier=Decimal("1.05"),
                 multiplier_applied=True,
+                has_multiplier=True,
                 circulating=Decimal("1050.0000000000"),
                 details={"program": "token-2022", "extension": "ScaledUiAmount"},
             ),
@@ -138,6 +145,7 @@ TSLAX = dataclasses.replace(
                 multiplier=Decimal("1.5"),
                 circulating=Decimal("150"),
                 details={"multiplier_raw": "1500000000000000000"},
+                has_multiplier=True,
                 schedule=MultiplierSchedule(Decimal("1.5"), Decimal("1.4985"), CHANGE_AT),
             ),
             "150",
@@ -224,7 +232,9 @@ CHAINS = {
         "ethereum",
         Pin("ethereum", "evm", 21_000_123, ETH_TIME, redact_url(SECRET_URL)),
         supplies={},
-        messages=("https://eth-backup.example.org/…: HTTP 503; used the next endpoint",),
+        notes=(
+            EndpointFailed("https://eth-backup.example.org/…: HTTP 503; used the next endpoint"),
+        ),
         requests=7,
     ),
     "solana": ChainRead(
@@ -238,7 +248,7 @@ CHAINS = {
         None,
         supplies={},
         error=BASE_ERROR,
-        messages=("https://base-2.rpc.example.org: HTTP 429 Too Many Requests",),
+        notes=(EndpointFailed("https://base-2.rpc.example.org: HTTP 429 Too Many Requests"),),
     ),
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..settings import paused_gc
 from ..yamlsrc import load as load_yaml
 from .crosscheck import cross_check
 from .env import expand_env, register_secrets
@@ -19,6 +20,11 @@ from .typed import typed
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Registry:
     """Load and validate a registry file. Raises InputError (exit code 2) on any problem."""
+    with paused_gc():
+        return _load(path, env)
+
+
+def _load(path: str | Path, env: Mapping[str, str] | None) -> Registry:
     p = Path(path)
     display = str(path)
     data, smap = load_yaml(p, display)
