@@ -33,7 +33,10 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from xstock_audit.sandbox.evm_node import EvmNode, RpcClientMixin, RpcError, load_artifact
+from xstock_audit.sandbox.evm_node import EvmNode as SandboxEvmNode
+from xstock_audit.sandbox.evm_node import RpcError, load_artifact
+
+from .rpc_client import RpcClientMixin
 
 __all__ = [
     "ANVIL_BINARY_ENV",
@@ -68,6 +71,20 @@ ANVIL_BINARY_ENV = "XSTOCK_AUDIT_ANVIL"
 DEFAULT_CHAIN_ID = 31337
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 MULTIPLIER_ONE = 10**18  # 1e18 precision of the Backed auto-fee multiplier and fee
+
+
+class EvmNode(SandboxEvmNode, RpcClientMixin):
+    """The package's py-evm node with the tests' JSON-RPC client (`rpc`, `rpc_raw`)."""
+
+    def _on_start(self) -> None:
+        super()._on_start()
+        self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
+
+    def _on_stop(self) -> None:
+        http, self._http = self._http, None
+        super()._on_stop()
+        if http is not None:
+            http.close()
 
 
 NodeKind = Literal["anvil", "pyevm"]

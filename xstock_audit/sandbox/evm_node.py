@@ -41,7 +41,6 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any, Final
 
-import httpx
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
@@ -546,43 +545,15 @@ def _params(params: object, required: int, optional: int = 0) -> list[Any]:
 _Handler = Callable[[object], object]
 
 
-class RpcClientMixin:
-    """JSON-RPC over HTTP to a node's own URL: shared by `EvmNode` and the tests' anvil."""
-
-    _http: httpx.Client | None
-    _rpc_id: int
-
-    @property
-    def url(self) -> str:
-        raise NotImplementedError
-
-    def rpc_raw(self, method: str, params: list[Any]) -> dict[str, Any]:
-        """POST one JSON-RPC request; return the whole response object (`result` or `error`)."""
-        if self._http is None:
-            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
-        self._rpc_id += 1
-        payload = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": params}
-        response = self._http.post(self.url, json=payload)
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
-    def rpc(self, method: str, params: list[Any]) -> Any:
-        """JSON-RPC call returning `result`; raises `RpcError` on an `error`."""
-        body = self.rpc_raw(method, params)
-        if "error" in body:
-            raise RpcError.from_json(body["error"], method=method)
-        return body.get("result")
-
-
-class EvmNode(ServedNode, RpcClientMixin):
+class EvmNode(ServedNode):
     """One py-evm chain served as an Ethereum JSON-RPC endpoint on 127.0.0.1.
 
-    The same interface as the test suite's `AnvilNode`: context manager, `start()`/`stop()`,
-    `url`, `port`, `chain_id`, `accounts`, `w3` (an HTTP client of this node, default account
-    `accounts[0]`), `rpc`/`rpc_raw`, `block_number`, `latest_timestamp`, `mine`, `warp`,
-    `increase_time`, `set_next_timestamp`, `snapshot`/`revert`. In-process, without HTTP:
-    `local_w3` (a web3 on the same chain) and `deploy_artifact`/`contract`/`transact`.
+    The same interface as the test suite's `AnvilNode` (the tests add their JSON-RPC client,
+    `rpc`/`rpc_raw`): context manager, `start()`/`stop()`, `url`, `port`, `chain_id`,
+    `accounts`, `w3` (an HTTP client of this node, default account `accounts[0]`),
+    `block_number`, `latest_timestamp`, `mine`, `warp`, `increase_time`, `set_next_timestamp`,
+    `snapshot`/`revert`. In-process, without HTTP: `local_w3` (a web3 on the same chain) and
+    `deploy_artifact`/`contract`/`transact`.
 
     Every touch of the chain holds `self.lock` (re-entrant; `local_w3` takes it itself). Do not
     call the node over HTTP while holding it.
@@ -630,9 +601,7 @@ class EvmNode(ServedNode, RpcClientMixin):
         self.local_w3.eth.default_account = self._accounts[0]
         self._requested_port = port
         self._server_name = "evm-node"
-        self._http: httpx.Client | None = None
         self._w3: Web3 | None = None
-        self._rpc_id = 0
         self._methods: dict[str, _Handler] = {
             "web3_clientVersion": self._piped("web3_clientVersion", 0),
             "net_version": self._piped("net_version", 0),
@@ -666,14 +635,8 @@ class EvmNode(ServedNode, RpcClientMixin):
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def _on_start(self) -> None:
-        self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
-
     def _on_stop(self) -> None:
-        http, self._http = self._http, None
         self._w3 = None
-        if http is not None:
-            http.close()
 
     @property
     def w3(self) -> Web3:
@@ -688,8 +651,6 @@ class EvmNode(ServedNode, RpcClientMixin):
     def accounts(self) -> list[ChecksumAddress]:
         """The funded development accounts (anvil's defaults); [0] is the default sender."""
         return list(self._accounts)
-
-    # ---- raw JSON-RPC over HTTP ---------------------------------------------------------------
 
     # ---- chain control (in-process) ---------------------------------------------------------
 
