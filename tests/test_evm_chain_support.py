@@ -1,5 +1,5 @@
 """The EVM test chain tooling (tests/support/evm.py + tests/contracts) against both local nodes:
-anvil and the package's py-evm node (xstock_audit.sandbox.evm_node). Tests taking `node` run on
+anvil and the package's py-evm node (xstock_audit.sandbox.evm). Tests taking `node` run on
 both; the lifecycle tests of each node are separate."""
 
 from __future__ import annotations

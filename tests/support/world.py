@@ -21,7 +21,7 @@ from solders.keypair import Keypair
 from stdnum import isin as stdisin
 
 from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.evm_node import load_artifact
+from xstock_audit.sandbox.evm import load_artifact
 from xstock_audit.sandbox.solana_node import SolanaNode
 
 WAD = 10**18

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 from .portfolio import Staged, register_controls, seed
 
 if TYPE_CHECKING:
-    from .evm_node import EvmNode
+    from .evm import EvmNode
     from .solana_node import SolanaNode
 
 Say = Callable[[str], None]
@@ -32,7 +32,7 @@ Say = Callable[[str], None]
 @contextmanager
 def chains(evm_port: int = 0, solana_port: int = 0) -> Iterator[tuple[EvmNode, SolanaNode]]:
     """Start both local nodes; stop them on exit."""
-    from .evm_node import EvmNode
+    from .evm import EvmNode
     from .solana_node import SolanaNode
 
     evm = EvmNode(port=evm_port)

@@ -30,7 +30,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from . import spl
-from .evm_node import load_artifact
+from .evm import load_artifact
 from .solana_node import SolanaNode
 
 WAD = 10**18
