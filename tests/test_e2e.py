@@ -33,8 +33,7 @@ from support.evm import (
     transact,
 )
 
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode, spl
 
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 HOLDER = to_checksum_address("0x00000000000000000000000000000000000000a1")

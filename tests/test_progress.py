@@ -35,7 +35,7 @@ from support.evm import AnvilNode
 from support.proxy import RpcProxy
 from support.world import World, build
 
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode
 
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 SECRET = "PathSecret5e1f0a9c"

@@ -28,8 +28,7 @@ from support.evm import NODE_KINDS, EvmTestNode, make_node
 from support.world import World, build, isin_for
 
 from xstock_audit.redact import redact_url
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode, spl
 
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 FAST = "timeout: 2\nconnect_timeout: 1\nretries: 0"

@@ -24,7 +24,7 @@ from .portfolio import Staged, register_controls, seed
 
 if TYPE_CHECKING:
     from .evm import EvmNode
-    from .solana_node import SolanaNode
+    from .solana import SolanaNode
 
 Say = Callable[[str], None]
 
@@ -33,7 +33,7 @@ Say = Callable[[str], None]
 def chains(evm_port: int = 0, solana_port: int = 0) -> Iterator[tuple[EvmNode, SolanaNode]]:
     """Start both local nodes; stop them on exit."""
     from .evm import EvmNode
-    from .solana_node import SolanaNode
+    from .solana import SolanaNode
 
     evm = EvmNode(port=evm_port)
     sol = SolanaNode(port=solana_port)
