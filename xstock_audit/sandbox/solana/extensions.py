@@ -2,11 +2,15 @@
 
 Each extension class builds its `Initialize` instruction; `spl.create_mint` puts them in the
 mint's creating transaction in the order given (the TLV order). `update_scaled_ui_multiplier`,
-`pause` and `resume` change an extension afterwards. All hand-built: solana-py has instruction
-builders for the base token program (used in `spl.py`) and for TransferFeeConfig, but none for
-the other extensions. Encodings follow the Token-2022 program's interface: one tag byte
-(`TokenInstruction`), then one sub-instruction byte, then the data; a `COption<Pubkey>` is a
-1-byte tag + 32 bytes, a Pod `MaybeNull<Address>` 32 bytes where all zeroes means None.
+`pause` and `resume` change an extension afterwards.
+
+Hand-built, except TransferFeeConfig: solana-py (`spl.token.instructions`) builds the base
+token program's instructions (used in `spl.py`) and that one extension's, but none of the
+others (ScaledUiAmount initialise and update-multiplier, Pausable, MetadataPointer,
+TokenMetadata, PermanentDelegate, ...). Encodings follow the Token-2022 program's interface:
+one tag byte (`TokenInstruction`), then one sub-instruction byte, then the data; a
+`COption<Pubkey>` is a 1-byte tag + 32 bytes, a Pod `MaybeNull<Address>` 32 bytes where all
+zeroes means None.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import ClassVar, Final, Literal
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from spl.token.instructions import initialize_transfer_fee_config
+from spl.token.models import InitializeTransferFeeConfigParams
 
 from .ids import TOKEN_2022_PROGRAM_ID
 from .node import SolanaNode
@@ -28,7 +34,6 @@ KeyLike = Keypair | Pubkey
 
 # TokenInstruction tags of the extension instructions.
 _IX_INITIALIZE_MINT_CLOSE_AUTHORITY: Final = 25
-_IX_TRANSFER_FEE_EXTENSION: Final = 26
 _IX_CONFIDENTIAL_TRANSFER_EXTENSION: Final = 27
 _IX_DEFAULT_ACCOUNT_STATE_EXTENSION: Final = 28
 _IX_INTEREST_BEARING_MINT_EXTENSION: Final = 33
@@ -68,12 +73,13 @@ def _mint_ix(token_program: Pubkey, mint: Pubkey, data: bytes) -> Instruction:
     return Instruction(token_program, data, [AccountMeta(mint, False, True)])
 
 
-# Mint extensions, in the order given they are initialised (and laid out in the TLV).
+# ---- initialisers, run in the order given (which is the TLV order) ---------------------------
 
 
 @dataclass(frozen=True)
 class TransferFeeConfig:
-    """TLV type 1, 108 bytes; `TransferFeeInstruction::InitializeTransferFeeConfig` (26/0)."""
+    """TLV type 1, 108 bytes; `TransferFeeInstruction::InitializeTransferFeeConfig` (26/0),
+    built by solana-py."""
 
     transfer_fee_config_authority: KeyLike | None
     withdraw_withheld_authority: KeyLike | None
@@ -83,13 +89,19 @@ class TransferFeeConfig:
     LENGTH: ClassVar[int] = 108
 
     def instruction(self, node: SolanaNode, mint: Pubkey) -> Instruction:
-        data = (
-            bytes([_IX_TRANSFER_FEE_EXTENSION, 0])
-            + coption(node, self.transfer_fee_config_authority)
-            + coption(node, self.withdraw_withheld_authority)
-            + struct.pack("<HQ", self.basis_points, self.maximum_fee)
+        fee_authority, withdraw_authority = (
+            None if key is None else pubkey_of(node, key)
+            for key in (self.transfer_fee_config_authority, self.withdraw_withheld_authority)
         )
-        return _mint_ix(TOKEN_2022_PROGRAM_ID, mint, data)
+        params = InitializeTransferFeeConfigParams(
+            program_id=TOKEN_2022_PROGRAM_ID,
+            mint=mint,
+            transfer_fee_config_authority=fee_authority,
+            withdraw_withheld_authority=withdraw_authority,
+            transfer_fee_basis_points=self.basis_points,
+            maximum_fee=self.maximum_fee,
+        )
+        return initialize_transfer_fee_config(params)  # solana-py builds this one
 
 
 @dataclass(frozen=True)

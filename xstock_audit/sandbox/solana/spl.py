@@ -3,20 +3,34 @@
 Every mint, token account and supply change here is a transaction processed by the SPL Token
 (`Tokenkeg…`), Token-2022 (`TokenzQd…`) and Associated Token Account programs bundled in
 LiteSVM, so the bytes the RPC serves are laid out by the real programs, not by this module.
-Token-2022 mint extensions and their updates are in `extensions.py` (re-exported here).
+
+The instructions of the base token program and of the Associated Token Account program
+(InitializeMint2, InitializeAccount3, GetAccountDataSize, AmountToUiAmount, MintToChecked,
+BurnChecked, TransferChecked, CreateIdempotent) come from solana-py's `spl.token.instructions`
+(the `sandbox` extra), each given the mint's program id, SPL Token or Token-2022. Token-2022
+mint extensions and their updates, which solana-py does not build, are in `extensions.py`
+(re-exported here).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Literal
 
-from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
-from solders.token.associated import get_associated_token_address
+from spl.token import instructions as token_ix
+from spl.token.models import (
+    AmountToUiAmountParams,
+    BurnCheckedParams,
+    GetAccountDataSizeParams,
+    InitializeAccount3Params,
+    InitializeMint2Params,
+    MintToCheckedParams,
+    TransferCheckedParams,
+)
 
 from .extensions import (
     BASE_ACCOUNT_LEN,
@@ -34,7 +48,6 @@ from .extensions import (
     TokenMetadata,
     TransferFeeConfig,
     TransferHook,
-    coption,
     mint_account_len,
     pause,
     pubkey_of,
@@ -42,13 +55,7 @@ from .extensions import (
     update_scaled_ui_multiplier,
     xstock_like_extensions,
 )
-from .ids import (
-    ASSOCIATED_TOKEN_PROGRAM_ID,
-    SYSTEM_PROGRAM_ID,
-    TOKEN_2022_PROGRAM_ID,
-    TOKEN_PROGRAM_ID,
-    TOKEN_PROGRAMS,
-)
+from .ids import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, TOKEN_PROGRAMS
 from .node import SolanaNode
 from .token_state import MintState, TokenAccountState, unpack_mint, unpack_token_account
 
@@ -84,15 +91,6 @@ __all__ = [
 
 ProgramName = Literal["spl", "token2022"]
 
-# TokenInstruction tags (`TokenInstruction::pack`).
-_IX_INITIALIZE_MINT2: Final = 20
-_IX_MINT_TO_CHECKED: Final = 14
-_IX_BURN_CHECKED: Final = 15
-_IX_TRANSFER_CHECKED: Final = 12
-_IX_INITIALIZE_ACCOUNT3: Final = 18
-_IX_GET_ACCOUNT_DATA_SIZE: Final = 21
-_IX_AMOUNT_TO_UI_AMOUNT: Final = 23
-
 
 def program_id(program: ProgramName | Pubkey) -> Pubkey:
     """The token program id for "spl" / "token2022" (a Pubkey passes through)."""
@@ -120,7 +118,7 @@ def create_mint(
     """Create and initialise a mint in ONE transaction; return its address.
 
     system CreateAccount (space from `mint_account_len`) → each extension's initialise
-    instruction in the given order → InitializeMint2 (20) → TokenMetadata initialise, if any.
+    instruction in the given order → InitializeMint2 → TokenMetadata initialise, if any.
     `mint_authority` defaults to a fresh keypair the node remembers. `address` may be a
     Keypair, or a bare Pubkey (e.g. a real mainnet mint) when the node has sigverify=False.
     """
@@ -153,12 +151,16 @@ def create_mint(
             )
         ),
         *(ext.instruction(node, mint_key) for ext in fixed),
-        Instruction(
-            token_program,
-            bytes([_IX_INITIALIZE_MINT2, decimals])
-            + bytes(authority)
-            + coption(node, freeze_authority),
-            [AccountMeta(mint_key, False, True)],
+        token_ix.initialize_mint2(
+            InitializeMint2Params(
+                program_id=token_program,
+                mint=mint_key,
+                decimals=decimals,
+                mint_authority=authority,
+                freeze_authority=(
+                    None if freeze_authority is None else pubkey_of(node, freeze_authority)
+                ),
+            )
         ),
     ]
     if metadata is not None:
@@ -186,20 +188,15 @@ def get_token_account(node: SolanaNode, account: Pubkey) -> TokenAccountState:
 
 
 def amount_to_ui_amount(node: SolanaNode, mint: Pubkey, amount: int) -> str:
-    """The token program's own UI string for `amount` now: AmountToUiAmount (23), simulated.
+    """The token program's own UI string for `amount` now: AmountToUiAmount, simulated.
 
     Token-2022 applies InterestBearing / ScaledUiAmount with the Clock exactly as the RPC
     node's `uiAmountString` does, so this is an oracle for the node's (f64) formatting.
     """
-    meta = node.simulate_transaction(
-        [
-            Instruction(
-                _token_program_of(node, mint),
-                bytes([_IX_AMOUNT_TO_UI_AMOUNT]) + struct.pack("<Q", amount),
-                [AccountMeta(mint, False, False)],
-            )
-        ]
+    params = AmountToUiAmountParams(
+        program_id=_token_program_of(node, mint), mint=mint, amount=amount
     )
+    meta = node.simulate_transaction([token_ix.amount_to_ui_amount(params)])
     return bytes(meta.return_data().data).decode()
 
 
@@ -220,9 +217,9 @@ def create_token_account(
 ) -> Pubkey:
     """Create a token account for `owner`; return its address.
 
-    `ata=True`: the associated token account via the ATA program's CreateIdempotent (1),
-    which sizes it (Token-2022 adds ImmutableOwner). Otherwise a fresh keypair account sized
-    by the token program's own GetAccountDataSize (21, simulated) + InitializeAccount3 (18).
+    `ata=True`: the associated token account via the ATA program's CreateIdempotent, which
+    sizes it (Token-2022 adds ImmutableOwner). Otherwise a fresh keypair account sized by the
+    token program's own GetAccountDataSize (simulated) + InitializeAccount3.
     `program` defaults to the mint's owner program.
     """
     token_program = _token_program_of(node, mint)
@@ -230,35 +227,18 @@ def create_token_account(
         raise ValueError(f"mint {mint} belongs to {token_program}, not {program_id(program)}")
     owner_key = pubkey_of(node, owner)
     if ata:
-        address = get_associated_token_address(owner_key, mint, token_program)
         node.send_transaction(
             [
-                Instruction(
-                    ASSOCIATED_TOKEN_PROGRAM_ID,
-                    bytes([1]),
-                    [
-                        AccountMeta(node.payer.pubkey(), True, True),
-                        AccountMeta(address, False, True),
-                        AccountMeta(owner_key, False, False),
-                        AccountMeta(mint, False, False),
-                        AccountMeta(SYSTEM_PROGRAM_ID, False, False),
-                        AccountMeta(token_program, False, False),
-                    ],
+                token_ix.create_idempotent_associated_token_account(
+                    node.payer.pubkey(), owner_key, mint, token_program
                 )
             ]
         )
-        return address
+        return token_ix.get_associated_token_address(owner_key, mint, token_program)
     space = BASE_ACCOUNT_LEN
     if token_program == TOKEN_2022_PROGRAM_ID:
-        meta = node.simulate_transaction(
-            [
-                Instruction(
-                    token_program,
-                    bytes([_IX_GET_ACCOUNT_DATA_SIZE]),
-                    [AccountMeta(mint, False, False)],
-                )
-            ]
-        )
+        size = GetAccountDataSizeParams(program_id=token_program, mint=mint)
+        meta = node.simulate_transaction([token_ix.get_account_data_size(size)])
         (space,) = struct.unpack("<Q", bytes(meta.return_data().data))
     account = Keypair()
     node.remember(account)
@@ -273,35 +253,14 @@ def create_token_account(
                     owner=token_program,
                 )
             ),
-            Instruction(
-                token_program,
-                bytes([_IX_INITIALIZE_ACCOUNT3]) + bytes(owner_key),
-                [AccountMeta(account.pubkey(), False, True), AccountMeta(mint, False, False)],
+            token_ix.initialize_account3(
+                InitializeAccount3Params(
+                    program_id=token_program, account=account.pubkey(), mint=mint, owner=owner_key
+                )
             ),
         ]
     )
     return account.pubkey()
-
-
-def _send_checked(
-    node: SolanaNode,
-    mint: Pubkey,
-    opcode: int,
-    amount: int,
-    accounts: list[AccountMeta],
-    signer: Pubkey,
-) -> None:
-    """A "checked" token instruction: opcode, u64 raw amount, the mint's decimals; the
-    given accounts then the signer."""
-    node.send_transaction(
-        [
-            Instruction(
-                _token_program_of(node, mint),
-                bytes([opcode]) + struct.pack("<QB", amount, get_mint(node, mint).decimals),
-                [*accounts, AccountMeta(signer, True, False)],
-            )
-        ]
-    )
 
 
 def mint_to(
@@ -312,14 +271,20 @@ def mint_to(
     *,
     authority: KeyLike | None = None,
 ) -> None:
-    """MintToChecked (14): raw `amount` (never scaled) signed by the mint authority."""
-    signer = (
-        pubkey_of(node, authority) if authority is not None else get_mint(node, mint).mint_authority
-    )
+    """MintToChecked: raw `amount` (never scaled) signed by the mint authority."""
+    state = get_mint(node, mint)
+    signer = pubkey_of(node, authority) if authority is not None else state.mint_authority
     if signer is None:
         raise ValueError(f"mint {mint} has no mint authority")
-    metas = [AccountMeta(mint, False, True), AccountMeta(account, False, True)]
-    _send_checked(node, mint, _IX_MINT_TO_CHECKED, amount, metas, signer)
+    params = MintToCheckedParams(
+        program_id=_token_program_of(node, mint),
+        mint=mint,
+        dest=account,
+        mint_authority=signer,
+        amount=amount,
+        decimals=state.decimals,
+    )
+    node.send_transaction([token_ix.mint_to_checked(params)])
 
 
 def burn(
@@ -330,15 +295,22 @@ def burn(
     *,
     authority: KeyLike | None = None,
 ) -> None:
-    """BurnChecked (15) from `account`, signed by its owner unless `authority` is given
-    (e.g. a permanent delegate)."""
+    """BurnChecked from `account`, signed by its owner unless `authority` is given (e.g. a
+    permanent delegate)."""
     signer = (
         pubkey_of(node, authority)
         if authority is not None
         else get_token_account(node, account).owner
     )
-    metas = [AccountMeta(account, False, True), AccountMeta(mint, False, True)]
-    _send_checked(node, mint, _IX_BURN_CHECKED, amount, metas, signer)
+    params = BurnCheckedParams(
+        program_id=_token_program_of(node, mint),
+        mint=mint,
+        account=account,
+        owner=signer,
+        amount=amount,
+        decimals=get_mint(node, mint).decimals,
+    )
+    node.send_transaction([token_ix.burn_checked(params)])
 
 
 def transfer_checked(
@@ -350,15 +322,19 @@ def transfer_checked(
     *,
     authority: KeyLike | None = None,
 ) -> None:
-    """TransferChecked (12), signed by the source's owner unless `authority` is given."""
+    """TransferChecked, signed by the source's owner unless `authority` is given."""
     signer = (
         pubkey_of(node, authority)
         if authority is not None
         else get_token_account(node, source).owner
     )
-    metas = [
-        AccountMeta(source, False, True),
-        AccountMeta(mint, False, False),
-        AccountMeta(destination, False, True),
-    ]
-    _send_checked(node, mint, _IX_TRANSFER_CHECKED, amount, metas, signer)
+    params = TransferCheckedParams(
+        program_id=_token_program_of(node, mint),
+        source=source,
+        mint=mint,
+        dest=destination,
+        owner=signer,
+        amount=amount,
+        decimals=get_mint(node, mint).decimals,
+    )
+    node.send_transaction([token_ix.transfer_checked(params)])
