@@ -21,16 +21,20 @@ from typing import Literal
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
-from spl.token import instructions as token_ix
-from spl.token.models import (
-    AmountToUiAmountParams,
-    BurnCheckedParams,
-    GetAccountDataSizeParams,
-    InitializeAccount3Params,
-    InitializeMint2Params,
-    MintToCheckedParams,
-    TransferCheckedParams,
-)
+
+try:  # solana-py; its import name is `spl`, which is another project's name on PyPI
+    from spl.token import instructions as token_ix
+    from spl.token.models import (
+        AmountToUiAmountParams,
+        BurnCheckedParams,
+        GetAccountDataSizeParams,
+        InitializeAccount3Params,
+        InitializeMint2Params,
+        MintToCheckedParams,
+        TransferCheckedParams,
+    )
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("solana-py is not installed (the `sandbox` extra)", name="solana") from exc
 
 from .extensions import (
     BASE_ACCOUNT_LEN,
