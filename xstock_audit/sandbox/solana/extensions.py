@@ -1,5 +1,8 @@
 """Token-2022 mint extensions: their initialise instructions and the later updates.
 
+Over 400 lines as one cohesive thing: a small class per extension (its TLV type, size and
+`Initialize` encoding), kept side by side so that sizes, order and encodings read together.
+
 Each extension class builds its `Initialize` instruction; `spl.create_mint` puts them in the
 mint's creating transaction in the order given (the TLV order). `update_scaled_ui_multiplier`,
 `pause` and `resume` change an extension afterwards.
