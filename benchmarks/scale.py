@@ -32,7 +32,7 @@ from support.evm import AnvilNode  # noqa: E402
 from support.proxy import RpcProxy  # noqa: E402
 from support.world import World, build  # noqa: E402
 
-from xstock_audit.sandbox.solana_node import SolanaNode  # noqa: E402
+from xstock_audit.sandbox.solana import SolanaNode  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 

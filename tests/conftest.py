@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from support.evm import NODE_KINDS, EvmNode, EvmTestNode, NodeKind, make_node
 
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode
 
 # ---------------------------------------------------------------------- local nodes
 

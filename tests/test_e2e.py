@@ -33,8 +33,7 @@ from support.evm import (
     transact,
 )
 
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode, spl
 
 pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
 

@@ -1,5 +1,5 @@
 """The EVM test chain tooling (tests/support/evm.py + tests/contracts) against both local nodes:
-anvil and the package's py-evm node (xstock_audit.sandbox.evm_node). Tests taking `fresh_evm_node`
+anvil and the package's py-evm node (xstock_audit.sandbox.evm). Tests taking `fresh_evm_node`
 (tests/conftest.py) run on both, each on a new node; the lifecycle tests of each node are
 separate."""
 

@@ -27,7 +27,7 @@ from support.evm import AnvilNode
 from support.proxy import Reply, RpcProxy, json_reply
 from support.world import World, build
 
-from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode
+from xstock_audit.sandbox.solana import SANDBOX_GENESIS_HASH, SolanaNode
 
 pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
 

@@ -35,7 +35,7 @@ from support.evm import AnvilNode
 from support.proxy import RpcProxy
 from support.world import World, build
 
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode
 
 pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI on a pty and in tmux
 

@@ -23,7 +23,7 @@ from support.evm import AnvilNode
 from support.proxy import Reply, RpcProxy, json_reply
 from support.world import World, build
 
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode
 
 pytestmark = pytest.mark.slow  # local nodes, RPC proxies, the CLI in subprocesses
 

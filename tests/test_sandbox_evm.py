@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from eth_utils.address import to_checksum_address
+from support.evm import DEFAULT_CHAIN_ID, EvmNode, RpcError, load_artifact
 from web3 import Web3
 from web3.exceptions import ContractLogicError
-
-from xstock_audit.sandbox.evm_node import DEFAULT_CHAIN_ID, EvmNode, RpcError, load_artifact
 
 EMPTY = "0x000000000000000000000000000000000000dEaD"
 HOLDER = to_checksum_address("0x00000000000000000000000000000000000000a1")

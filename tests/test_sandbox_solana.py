@@ -18,8 +18,7 @@ from solders.clock import Clock
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import (
+from xstock_audit.sandbox.solana import (
     CLOCK_SYSVAR_ID,
     SANDBOX_GENESIS_HASH,
     TOKEN_2022_PROGRAM_ID,
@@ -27,6 +26,7 @@ from xstock_audit.sandbox.solana_node import (
     SandboxTransactionError,
     SolanaNode,
     b58decode,
+    spl,
     token_amount_to_ui,
     unpack_mint,
 )

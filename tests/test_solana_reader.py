@@ -13,8 +13,7 @@ from xstock_audit.chains import ChainRead, MultiplierSchedule
 from xstock_audit.chains import spl_layout as L
 from xstock_audit.chains.solana import SolanaChain, SolanaDeployment, SolanaReader
 from xstock_audit.rpc import make_client
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import SANDBOX_GENESIS_HASH, SolanaNode
+from xstock_audit.sandbox.solana import SANDBOX_GENESIS_HASH, SolanaNode, spl
 
 T0 = 1_767_225_600  # the sandbox clock's start: 2026-01-01T00:00:00Z
 

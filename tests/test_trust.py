@@ -28,8 +28,7 @@ from support.evm import NODE_KINDS, EvmTestNode, make_node
 from support.world import World, build, isin_for
 
 from xstock_audit.redact import redact_url
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.solana import SolanaNode, spl
 
 pytestmark = pytest.mark.slow  # local nodes, the CLI in subprocesses
 

@@ -2,7 +2,7 @@
 
 Two interchangeable nodes (see `EvmTestNode`): ``AnvilNode`` runs the anvil binary from the
 pinned npm package ``@foundry-rs/anvil`` (run ``npm ci`` in the repo root); ``EvmNode``
-(``xstock_audit.sandbox.evm_node``) is py-evm behind the package's own JSON-RPC server. Both start
+(``xstock_audit.sandbox.evm``) is py-evm behind the package's own JSON-RPC server. Both start
 with chain id 31337 and anvil's ten funded dev accounts. The contracts in tests/contracts are
 compiled by ``npm run build:contracts`` into the package data ``xstock_audit/sandbox/contracts``
 (committed). Everything here talks to 127.0.0.1 only.
@@ -34,7 +34,10 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from xstock_audit.chains.multicall import MULTICALL3_ADDRESS
-from xstock_audit.sandbox.evm_node import EvmNode, RpcClientMixin, RpcError, load_artifact
+from xstock_audit.sandbox.evm import EvmNode as SandboxEvmNode
+from xstock_audit.sandbox.evm import RpcError, load_artifact
+
+from .rpc_client import RpcClientMixin
 
 __all__ = [
     "ANVIL_BINARY_ENV",
@@ -61,13 +64,27 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Where ``npm run build:contracts`` writes the compiled test contracts (package data, read by
-#: ``xstock_audit.sandbox.evm_node.load_artifact``).
+#: ``xstock_audit.sandbox.evm.load_artifact``).
 ARTIFACTS_DIR = REPO_ROOT / "xstock_audit" / "sandbox" / "contracts"
 ANVIL_RELATIVE_PATH = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 #: Set to an anvil executable to bypass the node_modules lookup.
 ANVIL_BINARY_ENV = "XSTOCK_AUDIT_ANVIL"
 DEFAULT_CHAIN_ID = 31337
 MULTIPLIER_ONE = 10**18  # 1e18 precision of the Backed auto-fee multiplier and fee
+
+
+class EvmNode(SandboxEvmNode, RpcClientMixin):
+    """The package's py-evm node with the tests' JSON-RPC client (`rpc`, `rpc_raw`)."""
+
+    def _on_start(self) -> None:
+        super()._on_start()
+        self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
+
+    def _on_stop(self) -> None:
+        http, self._http = self._http, None
+        super()._on_stop()
+        if http is not None:
+            http.close()
 
 
 NodeKind = Literal["anvil", "pyevm"]

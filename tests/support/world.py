@@ -20,9 +20,8 @@ from eth_abi.abi import encode
 from solders.keypair import Keypair
 from stdnum import isin as stdisin
 
-from xstock_audit.sandbox import spl
-from xstock_audit.sandbox.evm_node import load_artifact
-from xstock_audit.sandbox.solana_node import SolanaNode
+from xstock_audit.sandbox.evm import load_artifact
+from xstock_audit.sandbox.solana import SolanaNode, spl
 
 WAD = 10**18
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 from .portfolio import Staged, register_controls, seed
 
 if TYPE_CHECKING:
-    from .evm_node import EvmNode
-    from .solana_node import SolanaNode
+    from .evm import EvmNode
+    from .solana import SolanaNode
 
 Say = Callable[[str], None]
 
@@ -32,8 +32,8 @@ Say = Callable[[str], None]
 @contextmanager
 def chains(evm_port: int = 0, solana_port: int = 0) -> Iterator[tuple[EvmNode, SolanaNode]]:
     """Start both local nodes; stop them on exit."""
-    from .evm_node import EvmNode
-    from .solana_node import SolanaNode
+    from .evm import EvmNode
+    from .solana import SolanaNode
 
     evm = EvmNode(port=evm_port)
     sol = SolanaNode(port=solana_port)

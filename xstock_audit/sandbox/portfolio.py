@@ -29,9 +29,8 @@ from typing import Any, Protocol
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from . import spl
-from .evm_node import load_artifact
-from .solana_node import SolanaNode
+from .evm import load_artifact
+from .solana import SolanaNode, spl
 
 WAD = 10**18
 CUSTODIAN = "demo-custody"
@@ -230,7 +229,7 @@ def _registry_text(
     treasury_evm: str,
     treasury_sol: Pubkey,
 ) -> str:
-    from .solana_node import SANDBOX_GENESIS_HASH
+    from .solana import SANDBOX_GENESIS_HASH
 
     isins = {
         "TSLAx": "US88160R1014",
@@ -288,7 +287,7 @@ def register_controls(solana: SolanaNode, staged: Staged) -> None:
     `sandbox_updateScaledUiMultiplier [mint, multiplier, effective_unix_timestamp]` (the mint
     authority is held by the sandbox) and `sandbox_setUnixTimestamp [ts]`.
     """
-    from .solana_node import RpcError
+    from .solana import RpcError
 
     authority = Pubkey.from_string(staged.solana_authority)  # its keypair is remembered
 
