@@ -15,20 +15,25 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from . import __version__
+from .completion import completion_args
+from .errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
+from .output import (
+    folder_option_problem,
+    output_problem,
+    pipe_width,
+    terminal_width,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from .progress import TerminalProgress
 
-EXIT_INPUT = 2
-EXIT_INCOMPLETE = 3
 DEFAULT_REGISTRY = "xstock-audit.yaml"  # = registry.DEFAULT_REGISTRY, not imported: pydantic
 NO_REGISTRY = (
     f"error: no registry: {DEFAULT_REGISTRY} is not in the current folder. Pass a registry "
     "file (xstock-audit check path/to/registry.yaml), start from examples/xstocks.yaml, or "
     'run `xstock-audit demo` to see a whole audit; see "Quick start" in the README.'
 )
-EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
-EXIT_TERMINATED = 143  # 128 + SIGTERM: a CI or cron timeout, `kill`
 
 app = typer.Typer(
     name="xstock-audit",
@@ -198,7 +203,7 @@ def check(
         registry = Path(DEFAULT_REGISTRY)
         if not registry.exists():
             _fail(NO_REGISTRY, EXIT_INPUT, debug)
-    if output is not None and (problem := _output_problem(output, registry)):
+    if output is not None and (problem := output_problem(output, registry)):
         _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
     try:
         from . import audit
@@ -217,7 +222,7 @@ def check(
             Options(
                 details=details,
                 color=to_terminal and "NO_COLOR" not in os.environ,
-                width=_terminal_width() if to_terminal else _pipe_width(),
+                width=terminal_width() if to_terminal else pipe_width(),
             ),
         )
         if output is None:
@@ -229,7 +234,7 @@ def check(
                 sys.stderr.write(BROKEN_PIPE + "\n" + summary_line(result) + "\n")
                 raise typer.Exit(result.exit_code or EXIT_INCOMPLETE) from None
         else:
-            _write_atomic(output, text)
+            write_atomic(output, text)
             sys.stderr.write(f"report written to {output}\n")
         if output is not None or fmt.machine_readable:
             sys.stderr.write(summary_line(result) + "\n")
@@ -321,7 +326,7 @@ def demo(
     path against those URLs and prints the report. Exits 0 when the audit found exactly
     what was staged (the staged shortfall included), 1 otherwise.
     """
-    if keep is not None and (problem := _folder_option_problem(keep, empty=True)):
+    if keep is not None and (problem := folder_option_problem(keep, empty=True)):
         _fail(f"error: --keep {keep}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_demo
@@ -373,7 +378,7 @@ def sandbox(
     multiplier and the Solana clock with the sandbox's own JSON-RPC methods; then run
     `xstock-audit check REGISTRY` against it.
     """
-    if folder is not None and (problem := _folder_option_problem(folder, empty=False)):
+    if folder is not None and (problem := folder_option_problem(folder, empty=False)):
         _fail(f"error: --dir {folder}: {problem}", EXIT_INPUT, debug)
     try:
         from .sandbox.demo import run_sandbox
@@ -399,120 +404,6 @@ def sandbox(
     raise typer.Exit(code)
 
 
-def _terminal_width() -> int:
-    import shutil
-
-    return max(80, shutil.get_terminal_size((120, 24)).columns)
-
-
-def _pipe_width() -> int:
-    """A report to a pipe or file is 120 columns wide, or `COLUMNS` when that is wider (an
-    inherited terminal width never squeezes a cron mail)."""
-    try:
-        return max(120, int(os.environ.get("COLUMNS", "")))
-    except ValueError:
-        return 120
-
-
-def _folder_problem(folder: Path) -> str | None:
-    """Why no file can be created in FOLDER, or None when one can.
-
-    Probes by creating (and removing) a file: permission bits say nothing when the process
-    runs as root, on a read-only mount or under /proc.
-    """
-    import tempfile
-
-    shown = str(folder) if str(folder) != "." else f"the current folder ({Path.cwd()})"
-    if not folder.exists():
-        return f"folder {shown} does not exist"
-    if not folder.is_dir():
-        return f"{shown} is not a folder"
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".xstock-audit-probe-", dir=folder)
-    except OSError as exc:
-        return f"cannot write in {shown}: {exc.strerror or exc}"
-    os.close(fd)
-    os.unlink(probe)
-    return None
-
-
-def _folder_option_problem(folder: Path, *, empty: bool) -> str | None:
-    """Why FOLDER (`demo --keep`, `sandbox --dir`) cannot receive the demo's files, or None.
-
-    It may not exist yet (it is created, not its parents); when it exists it must be a
-    folder, writable, and with `empty`, empty.
-    """
-    if not folder.is_dir():
-        if folder.is_file():
-            return "is a file, not a folder"
-        if folder.exists():
-            return "is not a folder"
-        return _folder_problem(folder.parent)
-    if empty:
-        try:
-            if any(folder.iterdir()):
-                return "folder is not empty"
-        except OSError as exc:
-            return f"cannot read the folder: {exc.strerror or exc}"
-    return _folder_problem(folder)
-
-
-def _output_problem(path: Path, registry: Path | None = None) -> str | None:
-    """Why the report cannot be written to PATH (`-o`), or None. Checked before any work."""
-    if path.is_dir():
-        return "is a directory"
-    if (
-        registry is not None
-        and path.exists()
-        and registry.exists()
-        and os.path.samefile(path, registry)
-    ):
-        return "is the registry file (the report would replace it)"
-    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place
-        return None
-    return _folder_problem(path.parent)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write the report all at once: a temp file in the same folder, then a rename.
-
-    A path that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is written
-    in place: replacing it would put a regular file where a device or a pipe was.
-    """
-    import tempfile
-
-    from .errors import InputError
-
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with path.open("w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    target = path.resolve()  # a symlink: replace the file it points to, keep the link
-    if problem := _output_problem(target):
-        raise InputError(problem, file=str(path), field="--output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        os.fchmod(fd, _mode_for(target))  # mkstemp makes 0600; a report is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(target: Path) -> int:
-    """The permissions a report file gets: the replaced file's, else the umask's default."""
-    try:
-        return target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 class Terminated(BaseException):
     """SIGTERM (e.g. cron's or CI's timeout): unwind like Ctrl-C, exit 143."""
 
@@ -521,49 +412,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _completion_args(argv: list[str]) -> list[str]:
-    """`--show-completion zsh` / `--install-completion bash`: the shell named, else detected.
-
-    Typer's completion options detect the shell from the parent processes only: in CI or a
-    container's entry point there is none ("Shell  not supported.", exit 1), and a name given
-    after the option was silently ignored. Here a named shell is used (an unknown one is exit
-    2); when none is named and none can be detected, $SHELL is; failing that, exit 2 saying
-    how to name one. Typer then uses its variant of the options that takes the shell as a
-    value.
-    """
-    option, equals, _ = argv[0].partition("=") if argv else ("", "", "")
-    if option not in ("--show-completion", "--install-completion"):
-        return argv
-    if not equals and len(argv) == 1:
-        shell = _detected_shell()
-        if shell is None:
-            sys.stderr.write(
-                f"error: {option}: cannot tell which shell this is (no shell among the parent "
-                f"processes and no $SHELL); name it: xstock-audit {option} bash "
-                "(or zsh, fish, powershell)\n"
-            )
-            sys.exit(EXIT_INPUT)
-        argv = [option, shell]
-    os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
-    return argv
-
-
-def _detected_shell() -> str | None:
-    try:
-        import shellingham  # type: ignore[import-untyped]
-
-        name: str = shellingham.detect_shell()[0]
-        return name
-    except Exception:  # not installed, or no shell among the parent processes
-        return Path(os.environ.get("SHELL", "")).name or None
-
-
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=_completion_args(sys.argv[1:]))
+        app(args=completion_args(sys.argv[1:]))
     except KeyboardInterrupt:  # before a command took over (parsing, imports): no traceback
         sys.stderr.write("interrupted (Ctrl-C)\n")
         sys.exit(EXIT_INTERRUPTED)

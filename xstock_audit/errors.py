@@ -6,6 +6,12 @@ when known. `RpcError` is a failed JSON-RPC exchange; its text never holds a raw
 
 from __future__ import annotations
 
+#: exit codes besides the audit's own 0/1/3 (`reconcile.exit_code`)
+EXIT_INPUT = 2  # unusable input: command line, registry, attestation file
+EXIT_INCOMPLETE = 3  # the audit is incomplete (also an internal error)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a CI or cron timeout, `kill`
+
 
 class XstockAuditError(Exception):
     """Base class for every error this package raises on purpose."""
