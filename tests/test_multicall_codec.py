@@ -63,7 +63,7 @@ def test_wrong_count_and_bad_flag() -> None:
 
 
 def test_evm_reader_selectors() -> None:
-    from xstock_audit.chains.evm import reader as evm
+    from xstock_audit.chains.evm import values as evm
 
     for name, signature in [
         ("SEL_DECIMALS", "decimals()"),

@@ -21,13 +21,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import httpx
 
-from ... import amounts
 from ...errors import RpcError
 from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
@@ -39,44 +37,29 @@ from ..interface import (
     ChainRead,
     ChainReader,
     DeploymentModel,
-    DeploymentSupply,
     EndpointFailed,
-    MultiplierSchedule,
     Note,
     Pin,
 )
 from .models import EvmChain, EvmDeployment
+from .values import (
+    SEL_ACTIVATION,
+    SEL_BALANCE_OF,
+    SEL_CURRENT_MULTIPLIER,
+    SEL_DECIMALS,
+    SEL_MULTIPLIER,
+    SEL_NEW_MULTIPLIER,
+    SEL_TOTAL_SUPPLY,
+    CallResult,
+    Failure,
+    Plan,
+    supply,
+    uint,
+)
 
 WAD = 10**18
 #: eth_call errors that mean "this chunk is too big": split it and try again.
 SPLIT_HINTS = ("out of gas", "gas required exceeds", "gas limit", "too large", "exceeds")
-
-
-# 4-byte selectors (keccak of the signature; tests recompute them with eth-utils)
-SEL_DECIMALS = bytes.fromhex("313ce567")
-SEL_TOTAL_SUPPLY = bytes.fromhex("18160ddd")
-SEL_BALANCE_OF = bytes.fromhex("70a08231")
-SEL_MULTIPLIER = bytes.fromhex("1b3ed722")
-SEL_CURRENT_MULTIPLIER = bytes.fromhex("2b63c300")
-SEL_NEW_MULTIPLIER = bytes.fromhex("60638067")
-SEL_ACTIVATION = bytes.fromhex("5416d876")
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A call that did not return data."""
-
-    message: str
-    revert: bool = False
-
-
-CallResult = bytes | Failure
-
-
-def _uint(data: bytes) -> int:
-    if len(data) < 32:
-        raise ValueError(f"returned {len(data)} bytes, expected 32")
-    return int.from_bytes(data[:32], "big")
 
 
 def _quantity(result: Any) -> int:
@@ -113,19 +96,6 @@ class _Ident:
 
 
 _Probed = tuple[Endpoint, _Ident]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Where each value of one deployment sits in the call list."""
-
-    decimals: int
-    total_supply: int
-    balances: tuple[int, ...]
-    multiplier: int
-    current_multiplier: int
-    new_multiplier: int
-    activation: int
 
 
 class EvmReader(ChainReader):
@@ -294,7 +264,7 @@ class EvmReader(ChainReader):
             return len(targets) - 1
 
         plans = [
-            _Plan(
+            Plan(
                 decimals=call(d.address, SEL_DECIMALS),
                 total_supply=call(d.address, SEL_TOTAL_SUPPLY),
                 balances=tuple(
@@ -318,7 +288,7 @@ class EvmReader(ChainReader):
                 stamp = results[clock]
                 if isinstance(stamp, Failure):
                     raise RpcError(f"{ep.shown}: getCurrentBlockTimestamp(): {stamp.message}")
-                timestamp = _uint(stamp)
+                timestamp = uint(stamp)
         if results is None:  # no Multicall3 (at this block): plain eth_calls
             if timestamp is None:
                 block = await ep.call("eth_getBlockByNumber", [hex(number), False])
@@ -331,7 +301,7 @@ class EvmReader(ChainReader):
             d.key: guarded(
                 self.name,
                 d.address,
-                partial(self._supply, d, plan, results, number, timestamp),
+                partial(supply, self.name, d, plan, results, number, timestamp),
             )
             for d, plan in zip(deps, plans, strict=True)
         }
@@ -421,101 +391,3 @@ class EvmReader(ChainReader):
             except ValueError as exc:
                 out.append(Failure(str(exc)))
         return out
-
-    # -- interpretation ---------------------------------------------------------------------
-
-    def _supply(
-        self,
-        d: EvmDeployment,
-        plan: _Plan,
-        results: Sequence[CallResult],
-        number: int,
-        timestamp: int,
-    ) -> DeploymentSupply:
-        def err(message: str) -> DeploymentSupply:
-            return DeploymentSupply(self.name, d.address, error=message)
-
-        def value(i: int, what: str) -> int:
-            r = results[i]
-            if isinstance(r, Failure):
-                text = r.message
-                if r.revert:
-                    text = f"{what} reverted; is {d.address} an ERC-20 token?"
-                raise ValueError(text)
-            try:
-                return _uint(r)
-            except ValueError as exc:
-                raise ValueError(f"{what}: {exc}") from None
-
-        first = results[plan.decimals]
-        if isinstance(first, bytes) and not first:
-            return err(f"no contract at {d.address} on {self.name} at block {number}")
-        try:
-            decimals = value(plan.decimals, "decimals()")
-            total_raw = value(plan.total_supply, "totalSupply()")
-            balances = [
-                value(i, f"balanceOf({x})") for i, x in zip(plan.balances, d.exclude, strict=True)
-            ]
-        except ValueError as exc:
-            return err(str(exc))
-        if decimals > 77:
-            return err(f"decimals() returned {decimals}, not a plausible ERC-20 value")
-        if d.decimals is not None and d.decimals != decimals:
-            return err(f"decimals mismatch: the registry says {d.decimals}, the chain {decimals}")
-
-        multiplier = Decimal(1)
-        schedule: MultiplierSchedule | None = None
-        details: dict[str, str] = {}
-        stored_result = results[plan.multiplier]
-        if isinstance(stored_result, bytes) and len(stored_result) >= 32:
-            try:
-                stored = _uint(stored_result)
-                new_mult = value(plan.new_multiplier, "newMultiplier()")
-                activation = value(plan.activation, "newMultiplierActivationTime()")
-            except ValueError as exc:
-                return err(f"multiplier token with unreadable multiplier views: {exc}")
-            # multiplier() is the stored value; getCurrentMultiplier() includes the management
-            # fee decayed since the last update, as totalSupply()/balanceOf() do.
-            current = results[plan.current_multiplier]
-            try:
-                in_force = stored if isinstance(current, Failure) else _uint(current)
-            except ValueError as exc:
-                return err(f"getCurrentMultiplier(): {exc}")
-            multiplier = amounts.scale(in_force, 18)
-            details = {
-                "multiplier_raw": str(stored),
-                "current_multiplier_raw": str(in_force),
-                "new_multiplier_raw": str(new_mult),
-                "new_multiplier_activation_time": str(activation),
-            }
-            if activation > timestamp and new_mult != stored:
-                schedule = MultiplierSchedule(
-                    current=amounts.scale(stored, 18),
-                    new=amounts.scale(new_mult, 18),
-                    at=from_unix(activation),
-                )
-        elif isinstance(stored_result, Failure) and not stored_result.revert:
-            return err(f"multiplier(): {stored_result.message}")
-        # else: a plain ERC-20 -- multiplier() reverted or returned nothing
-
-        excluded_raw = sum(balances)
-        if excluded_raw > total_raw:
-            return err(
-                f"excluded balances ({excluded_raw}) exceed totalSupply ({total_raw}) at block "
-                f"{number}: inconsistent reads"
-            )
-        total = amounts.scale(total_raw, decimals)
-        excluded = amounts.scale(excluded_raw, decimals)
-        return DeploymentSupply(
-            chain=self.name,
-            address=d.address,
-            decimals=decimals,
-            total_supply=total,
-            excluded=excluded,
-            multiplier=multiplier,
-            multiplier_applied=False,
-            has_multiplier=bool(details),
-            circulating=amounts.sub(total, excluded),
-            details=details,
-            schedule=schedule,
-        )

@@ -20,15 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import httpx
 
-from ... import amounts
 from ...errors import RpcError
 from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
@@ -39,27 +37,20 @@ from ..interface import (
     ChainRead,
     ChainReader,
     DeploymentModel,
-    DeploymentSupply,
     EndpointFailed,
-    MultiplierSchedule,
     Note,
     Pin,
 )
 from ..spl_layout import (
     CLOCK_SYSVAR,
-    EXT_CONFIDENTIAL_MINT_BURN,
-    EXT_INTEREST_BEARING,
     SPL_TOKEN,
     TOKEN_2022,
     LayoutError,
     parse_clock,
-    parse_mint,
     parse_token_account,
 )
 from .models import SolanaChain, SolanaDeployment
-
-#: (owner, mint bytes) -> {token account: (token program, raw amount)}
-_Owned = dict[tuple[str, bytes], dict[str, tuple[str, int]]]
+from .supply import Account, Owned, pubkey_raw, supply
 
 MAX_KEYS_PER_CALL = 100
 SNAPSHOT_ATTEMPTS = 4
@@ -68,19 +59,7 @@ MIN_SLOT_NOT_REACHED = -32016
 SLOT_WAIT_S = 0.4
 
 
-def _b58(raw: bytes) -> str:
-    from solders.pubkey import Pubkey
-
-    return str(Pubkey.from_bytes(raw))
-
-
-@dataclass(frozen=True)
-class _Account:
-    owner: str
-    data: bytes
-
-
-def _account(value: Any) -> _Account | None:
+def _account(value: Any) -> Account | None:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -92,7 +71,7 @@ def _account(value: Any) -> _Account | None:
         raw = base64.b64decode(data[0], validate=True)
     except (ValueError, TypeError):
         raise RpcError("account data is not valid base64") from None
-    return _Account(owner=str(value.get("owner")), data=raw)
+    return Account(owner=str(value.get("owner")), data=raw)
 
 
 def _context_slot(result: Any) -> int:
@@ -280,9 +259,9 @@ class SolanaReader(ChainReader):
         self.watch.pinned(slot, ep)
         # the excluded owners' accounts, indexed by (owner, mint): parsed once, looked up per
         # deployment (an issuer treasury may hold every one of a thousand mints)
-        owned: _Owned = {}
+        owned: Owned = {}
         for (owner, _program), reply in zip(owner_calls, replies, strict=False):
-            owner_raw = _pubkey_raw(owner)
+            owner_raw = pubkey_raw(owner)
             for item in reply.get("value") or []:
                 if not isinstance(item, dict):
                     raise RpcError(f"{ep.shown}: malformed getTokenAccountsByOwner reply")
@@ -296,7 +275,7 @@ class SolanaReader(ChainReader):
                 if ta.owner == owner_raw:
                     by_mint = owned.setdefault((owner, ta.mint), {})
                     by_mint[str(item.get("pubkey"))] = (acc.owner, ta.amount)
-        accounts: dict[str, _Account | None] = {}
+        accounts: dict[str, Account | None] = {}
         for chunk, reply in zip(chunks, replies[len(owner_calls) :], strict=True):
             values = reply.get("value")
             if not isinstance(values, list) or len(values) != len(chunk):
@@ -316,7 +295,7 @@ class SolanaReader(ChainReader):
             d.key: guarded(
                 self.name,
                 d.mint,
-                partial(self._supply, d, accounts, owned, clock.unix_timestamp),
+                partial(supply, self.name, d, accounts, owned, clock.unix_timestamp),
             )
             for d in deps
         }
@@ -335,107 +314,6 @@ class SolanaReader(ChainReader):
                 f"{ep.shown}: genesis hash is {genesis}, the registry says "
                 f"{self.chain.genesis_hash} (wrong cluster?)"
             )
-
-    def _supply(
-        self,
-        d: SolanaDeployment,
-        accounts: dict[str, _Account | None],
-        owned: _Owned,
-        now: int,
-    ) -> DeploymentSupply:
-        def err(message: str) -> DeploymentSupply:
-            return DeploymentSupply(self.name, d.mint, error=message)
-
-        acc = accounts.get(d.mint)
-        if acc is None:
-            return err(f"mint {d.mint} not found on {self.name}")
-        try:
-            mint = parse_mint(acc.owner, acc.data)
-        except LayoutError as exc:
-            return err(f"{d.mint} is not a token mint: {exc}")
-        if not mint.is_initialized:
-            return err(f"mint {d.mint} is not initialized")
-        if d.decimals is not None and d.decimals != mint.decimals:
-            return err(
-                f"decimals mismatch: the registry says {d.decimals}, the chain {mint.decimals}"
-            )
-        if mint.extension(EXT_CONFIDENTIAL_MINT_BURN) is not None:
-            return err(
-                "mint has ConfidentialMintBurn: part of its supply is encrypted, so the "
-                "plaintext supply is not the whole supply"
-            )
-        if mint.extension(EXT_INTEREST_BEARING) is not None:
-            return err("interest-bearing mints are not supported (UI amounts accrue over time)")
-        program_id = TOKEN_2022 if mint.program == "token-2022" else SPL_TOKEN
-        messages: list[str] = []
-        multiplier = Decimal(1)
-        schedule: MultiplierSchedule | None = None
-        details: dict[str, str] = {"program": mint.program}
-        if mint.extensions:
-            details["extensions"] = ",".join(mint.extension_names)
-        try:
-            scaled = mint.scaled_ui_amount
-        except LayoutError as exc:
-            return err(str(exc))
-        if scaled is not None:
-            multiplier = scaled.effective(now)
-            if multiplier <= 0:
-                return err(f"ScaledUiAmount multiplier {multiplier} is not positive")
-            pending = scaled.new_multiplier_effective_timestamp
-            if pending > now and scaled.new_multiplier != scaled.multiplier:
-                schedule = MultiplierSchedule(
-                    current=scaled.multiplier, new=scaled.new_multiplier, at=from_unix(pending)
-                )
-
-        excluded_raw = 0
-        mint_bytes = None
-        explicit = set(d.exclude_accounts)
-        for key in d.exclude_accounts:
-            a = accounts.get(key)
-            if a is None:
-                messages.append(
-                    f"{self.name}: excluded account {key} does not exist (counted as 0)"
-                )
-                continue
-            try:
-                ta = parse_token_account(a.owner, a.data)
-            except LayoutError as exc:
-                return err(f"excluded account {key}: {exc}")
-            if a.owner != program_id:
-                return err(f"excluded account {key} belongs to another token program")
-            mint_bytes = mint_bytes or _pubkey_raw(d.mint)
-            if ta.mint != mint_bytes:
-                return err(f"excluded account {key} holds mint {_b58(ta.mint)}, not {d.mint}")
-            excluded_raw += ta.amount
-        mint_bytes = mint_bytes or _pubkey_raw(d.mint)
-        for owner in d.exclude_owners:
-            for key, (program, amount) in owned.get((owner, mint_bytes), {}).items():
-                if key not in explicit and program == program_id:
-                    excluded_raw += amount
-        if excluded_raw > mint.supply:
-            return err(f"excluded balances ({excluded_raw}) exceed the supply ({mint.supply})")
-        total = amounts.scale(mint.supply, mint.decimals)
-        excluded = amounts.scale(excluded_raw, mint.decimals)
-        return DeploymentSupply(
-            chain=self.name,
-            address=d.mint,
-            decimals=mint.decimals,
-            total_supply=total,
-            excluded=excluded,
-            multiplier=multiplier,
-            multiplier_applied=scaled is not None,
-            has_multiplier=scaled is not None,
-            circulating=amounts.mul(amounts.sub(total, excluded), multiplier),
-            messages=tuple(messages),
-            details=details,
-            schedule=schedule,
-        )
-
-
-def _pubkey_raw(key: str) -> bytes:
-    from solders.pubkey import Pubkey
-
-    return bytes(Pubkey.from_string(key))
 
 
 def _named(ep: Endpoint, exc: RpcError) -> str:
