@@ -1,6 +1,6 @@
 """Audit speed at scale, through a loopback latency proxy (all traffic on 127.0.0.1).
 
-    python benchmarks/scale.py [--sizes 10,100,1000] [--k 3] [--latency 0.1]
+    python benchmarks/scale.py [--sizes 10,100,1000,10000] [--k 3] [--latency 0.1]
                                [--naive 10,100] [--repeat 3]
 
 For each N: an issuer of N tokens x (ERC-20 on anvil + Token-2022 mint on LiteSVM) x K
@@ -10,7 +10,8 @@ process (best of --repeat), its start-up alone (`xstock-audit --version` and the
 check needs), HTTP requests per chain, peak RSS. For the --naive sizes the same figures
 are read the naive way -- web3.py `contract.functions.x().call()` and solana-py
 `get_token_supply` / `get_token_accounts_by_owner`, one request per value -- and the
-ratio naive/ours is printed. Needs `npm ci` (anvil) and the test extra.
+ratio naive/ours is printed. With 1,000 and 10,000 among the sizes, the ratio of their wall
+times is printed too (linear is 10x). Needs `npm ci` (anvil) and the test extra.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def naive(world: World, evm_url: str, sol_url: str) -> dict[str, Decimal]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="10,100,1000")
+    ap.add_argument("--sizes", default="10,100,1000,10000")
     ap.add_argument("--k", type=int, default=3)
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--naive", default="10,100")
@@ -202,6 +203,9 @@ def main() -> int:
                     flush=True,
                 )
             shutil.rmtree(folder, ignore_errors=True)
+    walls = {row[0]: row[1] for row in rows}
+    if 1000 in walls and 10000 in walls:
+        print(f"wall time at N=10000 / at N=1000: {walls[10000] / walls[1000]:.1f}x")
     return 0
 
 

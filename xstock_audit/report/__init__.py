@@ -41,7 +41,13 @@ def token_messages(t: TokenResult) -> list[str]:
         if d.supply.schedule is not None
     ]
     out.extend(t.messages)
-    if t.onchain is None and t.onchain_read is not None and t.status is not Status.UNDER:
+    read_any = any(d.circulating is not None for d in t.deployments)
+    if (
+        t.onchain is None
+        and t.onchain_read is not None
+        and read_any
+        and t.status is not Status.UNDER
+    ):
         out.append(
             f"on-chain supply unknown: the deployments that were read hold "
             f"{fmt_short(t.onchain_read)} shares (a lower bound)"
