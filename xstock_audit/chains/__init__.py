@@ -9,7 +9,8 @@ computation, and the endpoint choice and cross-checks in `consensus`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 
 from .interface import (
     AheadOfClock,
@@ -32,7 +33,42 @@ from .interface import (
 if TYPE_CHECKING:
     import httpx
 
+    from ..progress import ChainWatch
     from ..rpc import Endpoint
+
+
+class JsonRpcReader(ChainReader):
+    """What every JSON-RPC reader starts with: one transport endpoint per RPC URL, the
+    run's clock to hold each read to, and the live status to report progress to.
+
+    `now`: the run's start; when given, a block or slot older than the chain's
+    `max_head_age`, or ahead of `now` by more than `clock_skew`, is refused
+    (`consensus.freshness`) and the read fails over to the next endpoint."""
+
+    #: what the reads are pinned to (the family's `pin_unit`)
+    unit: ClassVar[str] = "block"
+
+    def __init__(
+        self,
+        name: str,
+        chain: ChainSettings,
+        client: httpx.AsyncClient,
+        *,
+        now: datetime | None = None,
+        clock_skew: timedelta = timedelta(minutes=5),
+        watch: ChainWatch | None = None,
+    ) -> None:
+        from ..progress import ChainWatch
+        from .consensus import Clock
+
+        self.name = name
+        self.endpoints = endpoints_for(chain, client)
+        self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
+        self.watch = watch if watch is not None else ChainWatch(name, self.unit)
+        self.watch.track(self.endpoints)
+
+    def _retries(self) -> int:
+        return sum(ep.stats.retries for ep in self.endpoints)
 
 
 def endpoints_for(chain: ChainSettings, client: httpx.AsyncClient) -> list[Endpoint]:
@@ -89,6 +125,7 @@ __all__ = [
     "DeploymentModel",
     "DeploymentSupply",
     "EndpointFailed",
+    "JsonRpcReader",
     "Lagging",
     "MultiplierSchedule",
     "Note",

@@ -261,7 +261,9 @@ class ChainFamily(ABC):
     chain_model: ClassVar[type[ChainSettings]]
     deployment_model: ClassVar[type[DeploymentModel]]
 
-    @abstractmethod
+    #: the reader class `reader()` makes (or override `reader`)
+    reader_class: ClassVar[type[ChainReader] | None] = None
+
     def reader(
         self,
         name: str,
@@ -274,6 +276,11 @@ class ChainFamily(ABC):
     ) -> ChainReader:
         """A reader of chain `name`. `now` (the run's start) enables the freshness checks;
         `watch` receives live progress."""
+        if self.reader_class is None:
+            raise NotImplementedError(f"chain family {self.name!r} has no reader")
+        return self.reader_class(  # type: ignore[call-arg]
+            name, chain, client, now=now, clock_skew=clock_skew, watch=watch
+        )
 
     def describe(self, deployment: DeploymentModel) -> str:
         """The deployment as people name it (`contract 0x8aD3…`, `mint Xs…`)."""

@@ -30,12 +30,11 @@ from ...errors import RpcError
 from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix
-from .. import endpoints_for, failed, guarded
+from .. import JsonRpcReader, failed, guarded
 from .. import multicall as mc
-from ..consensus import Clock, Probe, freshness, merge, select
+from ..consensus import Probe, freshness, merge, select
 from ..interface import (
     ChainRead,
-    ChainReader,
     DeploymentModel,
     EndpointFailed,
     Note,
@@ -98,7 +97,9 @@ class _Ident:
 _Probed = tuple[Endpoint, _Ident]
 
 
-class EvmReader(ChainReader):
+class EvmReader(JsonRpcReader):
+    unit = "block"
+
     def __init__(
         self,
         name: str,
@@ -109,14 +110,8 @@ class EvmReader(ChainReader):
         clock_skew: timedelta = timedelta(minutes=5),
         watch: ChainWatch | None = None,
     ) -> None:
-        """`now`: the run's start; when given, a block older than the chain's `max_head_age`
-        or ahead of `now` by more than `clock_skew` is refused (see `consensus.freshness`)."""
-        self.name = name
+        super().__init__(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
         self.chain = chain
-        self.endpoints = endpoints_for(chain, client)
-        self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
-        self.watch = watch if watch is not None else ChainWatch(name, "block")
-        self.watch.track(self.endpoints)
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None
@@ -127,7 +122,7 @@ class EvmReader(ChainReader):
             probes = [await self._probe(eps[0], at, want_head=False)]
         else:  # probe every endpoint at once: chain id, head (for the lag check), pin
             probes = list(await asyncio.gather(*(self._probe(ep, at, True) for ep in eps)))
-        usable, notes = select(probes, self.chain.max_lag, "block")
+        usable, notes = select(probes, self.chain.max_lag, self.unit)
         if self.chain.quorum > 1:
             return await self._quorum(evm, usable, notes, at is not None)
         errors: list[Note] = []
@@ -196,9 +191,6 @@ class EvmReader(ChainReader):
             )
         merged = merge(reads)
         return replace(merged, notes=(*notes, *merged.notes), retries=self._retries())
-
-    def _retries(self) -> int:
-        return sum(ep.stats.retries for ep in self.endpoints)
 
     # -- round trip 1: identity, pin, Multicall3 -------------------------------------------
 

@@ -5,37 +5,17 @@ Registered as `solana` in the `xstock_audit.chains` entry-point group (`FAMILY`)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-from ..interface import ChainFamily, ChainReader, ChainSettings, DeploymentModel
+from ..interface import ChainFamily, DeploymentModel
 from .models import SolanaChain, SolanaDeployment, pubkey_bytes
 from .reader import SolanaReader
-
-if TYPE_CHECKING:
-    import httpx
-
-    from ...progress import ChainWatch
 
 
 class SolanaFamily(ChainFamily):
     name = "solana"
     pin_unit = "slot"
     chain_model = SolanaChain
+    reader_class = SolanaReader
     deployment_model = SolanaDeployment
-
-    def reader(
-        self,
-        name: str,
-        chain: ChainSettings,
-        client: httpx.AsyncClient,
-        *,
-        now: datetime | None = None,
-        clock_skew: timedelta = timedelta(minutes=5),
-        watch: ChainWatch | None = None,
-    ) -> ChainReader:
-        assert isinstance(chain, SolanaChain)
-        return SolanaReader(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
 
     def describe(self, deployment: DeploymentModel) -> str:
         return f"mint {deployment.label}"

@@ -31,11 +31,10 @@ from ...errors import RpcError
 from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix
-from .. import endpoints_for, failed, guarded
-from ..consensus import Clock, Probe, freshness, merge, select
+from .. import JsonRpcReader, failed, guarded
+from ..consensus import Probe, freshness, merge, select
 from ..interface import (
     ChainRead,
-    ChainReader,
     DeploymentModel,
     EndpointFailed,
     Note,
@@ -84,7 +83,9 @@ def _context_slot(result: Any) -> int:
     return slot
 
 
-class SolanaReader(ChainReader):
+class SolanaReader(JsonRpcReader):
+    unit = "slot"
+
     def __init__(
         self,
         name: str,
@@ -95,14 +96,8 @@ class SolanaReader(ChainReader):
         clock_skew: timedelta = timedelta(minutes=5),
         watch: ChainWatch | None = None,
     ) -> None:
-        """`now`: the run's start; when given, a slot whose Clock is older than the chain's
-        `max_head_age` or ahead of `now` by more than `clock_skew` is refused."""
-        self.name = name
+        super().__init__(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
         self.chain = chain
-        self.endpoints = endpoints_for(chain, client)
-        self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
-        self.watch = watch if watch is not None else ChainWatch(name, "slot")
-        self.watch.track(self.endpoints)
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None
@@ -114,7 +109,7 @@ class SolanaReader(ChainReader):
             usable = [(eps[0], at or 0)]
         else:  # probe every endpoint at once: cluster identity and slot (for the lag check)
             probes = list(await asyncio.gather(*(self._probe(ep) for ep in eps)))
-            kept, notes = select(probes, self.chain.max_lag, "slot")
+            kept, notes = select(probes, self.chain.max_lag, self.unit)
             usable = [(p.state, at or 0) for p in kept if p.state is not None]
         check_genesis = len(eps) == 1
         if self.chain.quorum > 1:
@@ -132,9 +127,6 @@ class SolanaReader(ChainReader):
                 continue
             return replace(read, notes=(*notes, *errors, *read.notes), retries=self._retries())
         return failed(self.name, sol, *notes, *errors)
-
-    def _retries(self) -> int:
-        return sum(ep.stats.retries for ep in self.endpoints)
 
     async def _probe(self, ep: Endpoint) -> Probe[Endpoint]:
         calls = [Call("getSlot", [{"commitment": self.chain.commitment}])]
