@@ -10,8 +10,7 @@ from __future__ import annotations
 import codecs
 import gc
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +28,46 @@ _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass
 class SourceMap:
-    file: str
-    lines: dict[Path_, int] = field(default_factory=dict)
+    """The line of every value of a document, by data path.
+
+    The lines may be computed when first asked for (`later`): a registry needs them only to
+    report an error, so reading it does not record them.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        lines: dict[Path_, int] | None = None,
+        later: Callable[[], dict[Path_, int]] | None = None,
+    ) -> None:
+        self.file = file
+        self._lines = {} if lines is None else lines
+        self._later = later
+
+    @property
+    def lines(self) -> dict[Path_, int]:
+        if self._later is not None:
+            self._lines, self._later = self._later(), None
+        return self._lines
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """The line of the value at ``path``, or of its nearest ancestor."""
+        lines = self.lines
         p = tuple(path)
         while p:
-            if p in self.lines:
-                return self.lines[p]
+            if p in lines:
+                return lines[p]
             p = p[:-1]
-        return self.lines.get((), None)
+        return lines.get((), None)
 
     def error(self, path: Sequence[str | int], message: str, hint: str | None = None) -> InputError:
         return InputError(
             message, file=self.file, line=self.line(path), field=dotted(path) or None, hint=hint
         )
+
+    def __repr__(self) -> str:
+        return f"SourceMap({self.file!r})"
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -170,9 +191,9 @@ _FIRST = r"[^ \n\-?:,\[\]{}#&*!|>'\"%@`]"  # a plain scalar starts with none of 
 # splits one way only (no nested quantifier over the same characters, no slow backtracking).
 # No class matches a line break: a match never leaves its row.
 _PLAIN_KEY = r"(?:" + _FIRST + r"|-(?=[^ \n:#\[\]{}]))[^ \n:#\[\]{}]*(?:[ ]+[^ \n:#\[\]{}]+)*"
-_PLAIN_VALUE = (
-    r"(?:" + _FIRST + r"|-(?=[^ \n:#\[\]{}]))[^ \n:#\[\]{}]*"
-    r"(?:(?::(?=[^ \n])|[ ]+(?=[^ \n:#\[\]{}]))[^ \n:#\[\]{}]*)*"
+_PLAIN_VALUE = (  # in a block value, [ ] { } are ordinary after the first character: ${VAR}
+    r"(?:" + _FIRST + r"|-(?=[^ \n:#\[\]{}]))[^ \n:#]*"
+    r"(?:(?::(?=[^ \n])|[ ]+(?=[^ \n:#]))[^ \n:#]*)*"
 )
 _PLAIN_FLOW = (
     r"(?:[^ \n\-?:,\[\]{}#&*!|>'\"%@`]|-(?=[^ \n:#,\[\]{}?]))"
@@ -225,8 +246,11 @@ class _FastReader:
     there), so a one-line ``{...}`` costs no entries.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, record_lines: bool = True) -> None:
         self.text = text
+        #: without it, a block document's lines are not recorded (`lines_complete` is False)
+        self.record_lines = record_lines
+        self.lines_complete = True
         self.lines: dict[Path_, int] = {}
         self.count = 0
         self.cache: dict[str, Any] = {}
@@ -271,7 +295,7 @@ class _FastReader:
     def _key(self, text: str) -> Any:
         """A plain scalar as a mapping key: a string or an integer, as `_Converter` allows."""
         key = self._resolve(text) if text[0] in self.risky else text
-        if not isinstance(key, str | int) or isinstance(key, bool) or len(text) >= _MAX_KEY:
+        if (type(key) is not str and type(key) is not int) or len(text) >= _MAX_KEY:
             raise _Unsupported
         return key
 
@@ -302,6 +326,8 @@ class _FastReader:
         key_of = self._key
         flow_row = self._flow_row
         lines = self.lines
+        record = self.record_lines
+        self.lines_complete = record
         first = _FIRST_CONTENT.match(text)
         if first is None:
             raise _Unsupported  # empty: PyYAML says so
@@ -324,6 +350,8 @@ class _FastReader:
         # an empty value waiting for the rows below: container, key or index, path, column
         # of its collection, is a mapping value
         pending: tuple[Any, Any, Path_, int, bool] | None = None
+        item_path: Path_ = ()
+        key_path: Path_ = ()
         count = 0
         for r, (indent, dash, kp, kd, ks, flow, vp, vd, vs) in enumerate(rows):
             if not (dash or kp or kd or ks or flow or vp or vd or vs):
@@ -341,7 +369,7 @@ class _FastReader:
                     # the rows from here are the value: a block collection
                     if len(stack) > _MAX_DEPTH:
                         raise _Unsupported
-                    if not pmap:
+                    if record and not pmap:
                         lines[ppath] = r + 1  # a sequence item starts where its value does
                     stack.append((t_col, t_seq, t_cont, t_path, t_indentless))
                     t_indentless = col == pcol
@@ -362,8 +390,9 @@ class _FastReader:
             if t_seq:
                 if not dash:
                     raise _Unsupported
-                item_path = (*t_path, len(t_cont))
-                lines[item_path] = r + 1
+                if record:
+                    item_path = (*t_path, len(t_cont))
+                    lines[item_path] = r + 1
                 if not (kp or kd or ks):
                     if vp:
                         t_cont.append(vp if vp[0] not in risky else resolve(vp))
@@ -400,11 +429,13 @@ class _FastReader:
             if len(kd or ks) >= _MAX_KEY:
                 raise _Unsupported
             if not t_cont:
-                lines.setdefault((*t_path, "<key>"), r + 1)
+                if record:
+                    lines.setdefault((*t_path, "<key>"), r + 1)
             elif key in t_cont:
                 raise _Unsupported
-            key_path = (*t_path, key)
-            lines[key_path] = r + 1
+            if record:
+                key_path = (*t_path, key)
+                lines[key_path] = r + 1
             count += 1
             if vp:
                 t_cont[key] = vp if vp[0] not in risky else resolve(vp)
@@ -472,12 +503,10 @@ class _FastReader:
         is_map = False
         state = 2
         key: Any = None
-        n = len(pieces)
-        k = 1
-        while k < n:
-            indicator = pieces[k]
-            text = pieces[k + 1]
-            k += 2
+        rest = iter(pieces)
+        if next(rest):
+            raise _Unsupported  # something before the opening bracket
+        for indicator, text in zip(rest, rest, strict=True):
             if indicator == ",":
                 if state != 1:
                     raise _Unsupported
@@ -504,7 +533,7 @@ class _FastReader:
                 value = cont
                 cont, is_map, key = stack.pop()
                 if cont is None:
-                    if text.strip(" ") or k != n:
+                    if text.strip(" ") or next(rest, None) is not None:
                         raise _Unsupported
                     self.count += count
                     return value
@@ -513,6 +542,7 @@ class _FastReader:
                 text = text.strip(" ")
             if text:
                 first = text[0]
+                typed = False
                 if first == '"':  # one double-quoted scalar, nothing around it
                     if len(text) < 2 or text[-1] != '"' or text.count('"') != 2:
                         raise _Unsupported
@@ -521,24 +551,24 @@ class _FastReader:
                     first in _NOT_PLAIN_FIRST and (first != "-" or len(text) == 1 or text[1] == " ")
                 ) or '"' in text:
                     raise _Unsupported
+                elif first in risky:
+                    value = resolve(text)
+                    typed = True
                 else:
-                    value = text if first not in risky else resolve(text)
+                    value = text
                 count += 1
-                if not is_map:
-                    if state == 1:
-                        raise _Unsupported
-                    cont.append(value)
+                if state == 2 or (state == 0 and not is_map):  # a value, or an item
+                    if is_map:
+                        cont[key] = value
+                    else:
+                        cont.append(value)
                     state = 1
-                elif state == 2:
-                    cont[key] = value
-                    state = 1
-                elif state == 0 or state == 4:
-                    if len(text) >= _MAX_KEY or (
-                        first != '"'
-                        and (not isinstance(value, str | int) or isinstance(value, bool))
+                elif is_map and (state == 0 or state == 4):  # a key
+                    if (
+                        len(text) >= _MAX_KEY
+                        or (typed and (type(value) is not str and type(value) is not int))
+                        or value in cont
                     ):
-                        raise _Unsupported
-                    if value in cont:
                         raise _Unsupported
                     key = value
                     state = 3
@@ -550,6 +580,7 @@ class _FastReader:
         """A document that is one flow collection from row `row` on, over as many rows as it
         likes (JSON)."""
         self.lines[()] = row + 1
+        self.lines_complete = True  # recorded whatever `record_lines` says: nearly free here
         rows = text.split("\n")
         first = rows[row].lstrip(" ")
         if all(not line.strip(" ") or line.lstrip(" ")[0] == "#" for line in rows[row + 1 :]):
@@ -678,7 +709,7 @@ class _FastReader:
                 elif state == 0 or state == 4:  # a key
                     key = value
                     if plain:
-                        if not isinstance(key, str | int) or isinstance(key, bool):
+                        if type(key) is not str and type(key) is not int:
                             raise _Unsupported
                         key_len, key_plain = len(plain), True
                     else:
@@ -706,11 +737,20 @@ def loads(text: str, display: str) -> tuple[Any, SourceMap]:
     document, and every document with an error, by PyYAML (`_loads_pyyaml`), which is the
     reference: both give the same data and the same `SourceMap` (tests/test_yaml_speed.py).
     """
-    fast = _FastReader(text).read()
-    if fast is not None:
-        data, lines = fast
+    reader = _FastReader(text, record_lines=False)
+    fast = reader.read()
+    if fast is None:
+        return _loads_pyyaml(text, display)
+    data, lines = fast
+    if reader.lines_complete:
         return data, SourceMap(display, lines)
-    return _loads_pyyaml(text, display)
+    return data, SourceMap(display, later=lambda: _lines_of(text, display))
+
+
+def _lines_of(text: str, display: str) -> dict[Path_, int]:
+    """The lines of a document the fast reader has read without recording them."""
+    again = _FastReader(text).read()  # the same text, the same reading: it cannot decline
+    return again[1] if again is not None else _loads_pyyaml(text, display)[1].lines
 
 
 def _loads_pyyaml(text: str, display: str) -> tuple[Any, SourceMap]:
