@@ -201,8 +201,8 @@ _PLAIN_FLOW = (
 )
 _DQ = r'"[^"\\\n]*"'  # quotes included: an empty scalar is still a non-empty group
 _SQ = r"'(?:[^'\n]|'')*'"
-#: Every row of a block document, one match each (`findall` with `^`: a row that does not
-#: match leaves the count short): (indent) then blank or comment, or (dash) (key: plain,
+#: Every row of a block document, one match each (with `^`: a row that does not match
+#: leaves a gap before the next match): (indent) then blank or comment, or (dash) (key: plain,
 #: double-, single-quoted) then (a flow collection to the end of the row) or a scalar (plain,
 #: double-, single-quoted) or nothing, then an optional comment.
 _ROWS = re.compile(
@@ -333,9 +333,6 @@ class _FastReader:
             raise _Unsupported  # empty: PyYAML says so
         if text[first.end()] in "[{":
             return self._flow_document(text, text.count("\n", 0, first.end()))
-        rows = _ROWS.findall(text)
-        if len(rows) != text.count("\n") + 1:
-            raise _Unsupported  # a row is not of the subset
         null = resolve("")
 
         root: Any = _MISSING
@@ -353,7 +350,12 @@ class _FastReader:
         item_path: Path_ = ()
         key_path: Path_ = ()
         count = 0
-        for r, (indent, dash, kp, kd, ks, flow, vp, vd, vs) in enumerate(rows):
+        start = 0  # where the next row starts
+        for r, m in enumerate(_ROWS.finditer(text)):
+            if m.start() != start:
+                raise _Unsupported  # the row before is not of the subset
+            start = m.end() + 1
+            indent, dash, kp, kd, ks, flow, vp, vd, vs = m.groups()
             if not (dash or kp or kd or ks or flow or vp or vd or vs):
                 continue  # blank or comment
             col = len(indent)
@@ -426,7 +428,7 @@ class _FastReader:
                 key = kd[1:-1]
             else:
                 key = ks[1:-1].replace("''", "'")
-            if len(kd or ks) >= _MAX_KEY:
+            if len(kd or ks or "") >= _MAX_KEY:
                 raise _Unsupported
             if not t_cont:
                 if record:
@@ -451,6 +453,8 @@ class _FastReader:
             else:
                 t_cont[key] = null
                 pending = (t_cont, key, key_path, t_col, True)
+        if start != len(text) + 1:
+            raise _Unsupported  # the last rows are not of the subset
         if root is _MISSING:
             raise _Unsupported  # empty: PyYAML says so
         if pending is not None:
