@@ -28,7 +28,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xstock_audit import registry, yamlsrc
+from xstock_audit import registry, yamlfast, yamlsrc
 from xstock_audit.errors import InputError
 
 NAME = "doc.yaml"
@@ -73,7 +73,7 @@ def pyyaml_count(text: str) -> int:
 def agree(text: str) -> bool:
     """Assert the fast reader declines `text` or reads it exactly as PyYAML does; return
     whether it read it."""
-    reader = yamlsrc._FastReader(text)
+    reader = yamlfast._FastReader(text)
     fast = reader.read()
     if fast is None:
         return False
@@ -87,7 +87,7 @@ def agree(text: str) -> bool:
             assert fmap.line(q) == smap.line(q), f"line of {q} in {text!r}"
     assert reader.count == pyyaml_count(text), f"node count of {text!r}"
     # `loads` reads without recording lines and records them when first asked for
-    lean = yamlsrc._FastReader(text, record_lines=False)
+    lean = yamlfast._FastReader(text, record_lines=False)
     lean_read = lean.read()
     assert lean_read is not None and same(lean_read[0], data) and lean.count == reader.count
     public_data, public_map = yamlsrc.loads(text, NAME)
@@ -557,7 +557,7 @@ def _cpu_seconds(text: str) -> float:
 
 def test_reading_is_linear_in_the_number_of_tokens() -> None:
     small, large = registry_text(400), registry_text(4000)
-    assert yamlsrc._FastReader(large).read() is not None
+    assert yamlfast._FastReader(large).read() is not None
     ratio = _cpu_seconds(large) / max(_cpu_seconds(small), 1e-4)
     assert ratio < 25, f"10x the tokens took {ratio:.1f}x the time"
 
@@ -572,7 +572,7 @@ def test_registry_errors_are_those_pyyaml_gives(
     text = text.replace("max_age: 1d", "max_age: 1 day")
     path = tmp_path / "r.yaml"
     path.write_text(text, encoding="utf-8")
-    assert yamlsrc._FastReader(text).read() is not None
+    assert yamlfast._FastReader(text).read() is not None
     with pytest.raises(InputError) as fast:
         registry.load(path, env={})
     monkeypatch.setattr(yamlsrc, "loads", yamlsrc._loads_pyyaml)
