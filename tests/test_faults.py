@@ -421,7 +421,14 @@ def test_interrupted_run_leaves_no_report(env: Env, sig: int, code: int) -> None
         RpcProxy(env.evm.url, fault=always(Reply(200, b"{}", delay=20))) as ep,
         RpcProxy(env.sol.url) as sp,
     ):
-        reg = env.registry([ep.url], [sp.url], evm_extra={"timeout": "30"}, name=f"int{code}.yaml")
+        # a generous connect timeout: on a busy machine the proxy may be slow to accept, and a
+        # run that gave up on it would end (exit 3) before the signal
+        reg = env.registry(
+            [ep.url],
+            [sp.url],
+            evm_extra={"timeout": "30", "connect_timeout": "10"},
+            name=f"int{code}.yaml",
+        )
         out = env.folder / f"report-{code}.json"
         proc = subprocess.Popen(
             [CLI, "check", str(reg), "-f", "json", "-o", str(out)],
