@@ -85,6 +85,7 @@ def document(result: AuditResult) -> dict[str, Any]:
             "time": iso(pin.time),
             "rpc": pin.rpc,
             "requests": read.requests,
+            "retries": read.retries,
             "messages": messages,
         }
     return {
