@@ -77,6 +77,19 @@ FORMAT_HELP = (
     "(an unknown name lists them)."
 )
 
+#: `--format`: any report format installed in the entry-point group
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        parser=_format_name,
+        autocompletion=_format_names,
+        help=FORMAT_HELP,
+    ),
+]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -152,17 +165,7 @@ def check(
             show_default=False,
         ),
     ] = None,
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            parser=_format_name,
-            autocompletion=_format_names,
-            help=FORMAT_HELP,
-        ),
-    ] = "table",
+    format: FormatOption = "table",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -294,17 +297,7 @@ def _sandbox_missing(exc: ImportError, debug: bool) -> NoReturn:
 @app.command()
 @_reflowed
 def demo(
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            parser=_format_name,
-            autocompletion=_format_names,
-            help=FORMAT_HELP,
-        ),
-    ] = "table",
+    format: FormatOption = "table",
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
     ] = False,

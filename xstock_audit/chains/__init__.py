@@ -62,6 +62,7 @@ class JsonRpcReader(ChainReader):
         from .consensus import Clock
 
         self.name = name
+        self.chain = chain
         self.endpoints = endpoints_for(chain, client)
         self.clock = None if now is None else Clock(now, chain.max_head_age, clock_skew)
         self.watch = watch if watch is not None else ChainWatch(name, self.unit)

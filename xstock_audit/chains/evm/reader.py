@@ -20,14 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import httpx
-
 from ...errors import RpcError
-from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix
 from .. import JsonRpcReader, failed, guarded
@@ -100,18 +96,7 @@ _Probed = tuple[Endpoint, _Ident]
 class EvmReader(JsonRpcReader):
     unit = "block"
 
-    def __init__(
-        self,
-        name: str,
-        chain: EvmChain,
-        client: httpx.AsyncClient,
-        *,
-        now: datetime | None = None,
-        clock_skew: timedelta = timedelta(minutes=5),
-        watch: ChainWatch | None = None,
-    ) -> None:
-        super().__init__(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
-        self.chain = chain
+    chain: EvmChain
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None

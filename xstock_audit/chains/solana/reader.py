@@ -21,14 +21,10 @@ import asyncio
 import base64
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import httpx
-
 from ...errors import RpcError
-from ...progress import ChainWatch
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix
 from .. import JsonRpcReader, failed, guarded
@@ -86,18 +82,7 @@ def _context_slot(result: Any) -> int:
 class SolanaReader(JsonRpcReader):
     unit = "slot"
 
-    def __init__(
-        self,
-        name: str,
-        chain: SolanaChain,
-        client: httpx.AsyncClient,
-        *,
-        now: datetime | None = None,
-        clock_skew: timedelta = timedelta(minutes=5),
-        watch: ChainWatch | None = None,
-    ) -> None:
-        super().__init__(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
-        self.chain = chain
+    chain: SolanaChain
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None
