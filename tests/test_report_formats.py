@@ -236,6 +236,7 @@ CHAINS = {
             EndpointFailed("https://eth-backup.example.org/…: HTTP 503; used the next endpoint"),
         ),
         requests=7,
+        retries=1,
     ),
     "solana": ChainRead(
         "solana",
@@ -301,6 +302,7 @@ def test_json_header_chains_summary_and_exit_code(result: AuditResult) -> None:
             "time": "2026-03-02T14:29:59Z",
             "rpc": SHOWN_URL,
             "requests": 7,
+            "retries": 1,
             "messages": ["https://eth-backup.example.org/…: HTTP 503; used the next endpoint"],
         },
         "solana": {
@@ -308,6 +310,7 @@ def test_json_header_chains_summary_and_exit_code(result: AuditResult) -> None:
             "time": "2026-03-02T14:30:02Z",
             "rpc": "https://sol.rpc.example.org",
             "requests": 3,
+            "retries": 0,
             "messages": [],
         },
         "base": {
