@@ -19,6 +19,7 @@ from .chains.interface import (
     QuorumRead,
     StaleHead,
 )
+from .reconcile import Status, TokenResult
 from .timefmt import age, iso, setting
 
 
@@ -61,10 +62,28 @@ def joined(ns: Iterable[Note | str]) -> str:
     return "; ".join(n if isinstance(n, str) else note(n) for n in ns)
 
 
-def schedule(chain: str, s: DeploymentSupply) -> str | None:
+def schedule(s: DeploymentSupply) -> str | None:
     if s.schedule is None:
         return None
     return (
-        f"{chain}: multiplier change scheduled: {fmt_short(s.schedule.current)} -> "
+        f"{s.chain}: multiplier change scheduled: {fmt_short(s.schedule.current)} -> "
         f"{fmt_short(s.schedule.new)} at {iso(s.schedule.at)}"
     )
+
+
+def token_messages(t: TokenResult) -> list[str]:
+    """Every sentence the reports say about a token, in the order they print them."""
+    out = [m for d in t.deployments if (m := schedule(d.supply)) is not None]
+    out.extend(t.messages)
+    read_any = any(d.circulating is not None for d in t.deployments)
+    if (
+        t.onchain is None
+        and t.onchain_read is not None
+        and read_any
+        and t.status is not Status.UNDER
+    ):
+        out.append(
+            f"on-chain supply unknown: the deployments that were read hold "
+            f"{fmt_short(t.onchain_read)} shares (a lower bound)"
+        )
+    return out
