@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .chains.interface import ChainRead, ChainReader, DeploymentModel, family
 from .custody import CustodyBook, read_custodian
+from .errors import InputError
 from .progress import ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
 from .registry import Registry
@@ -27,10 +28,22 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
     """Every used custodian's book; with `now`, statements dated after `now` plus
     `policy.clock_skew` are set aside (never used)."""
     base = Path(registry.base_dir)
-    used = {t.custodian for t in registry.tokens}
+    used = {name for t in registry.tokens for name in t.custodians}
+    for t in registry.tokens:
+        if len(t.custodians) > 1:
+            raise InputError(
+                f"{t.symbol}: several custodians per token are not supported yet",
+                file=registry.source,
+            )
+    for name in used:
+        if registry.custodians[name].attestations is None:
+            raise InputError(
+                f"custodian {name}: format {registry.custodians[name].format} is not supported yet",
+                file=registry.source,
+            )
     not_after = None if now is None else now + registry.policy.clock_skew
     return {
-        name: read_custodian(name, c.attestations, base, not_after)
+        name: read_custodian(name, c.attestations or [], base, not_after)
         for name, c in registry.custodians.items()
         if name in used
     }

@@ -144,7 +144,7 @@ def _custody(
     untrusted = tuple(
         f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
         f"than this run's start plus clock_skew {setting(clock_skew)}: not used; custody of "
-        f"{token.custodian!r} is unknown until the statement is corrected"
+        f"{token.custodians[0]!r} is unknown until the statement is corrected"
         for account in sorted(book.future)
         for st in book.future[account]
     )
@@ -171,7 +171,7 @@ def _stale_message(
 ) -> str:
     if not c.stale:  # no fresh statement, and none of them holds the ISIN
         return (
-            f"every statement of custodian {token.custodian!r} is older than max_age "
+            f"every statement of custodian {token.custodians[0]!r} is older than max_age "
             f"{setting(max_age)}; against them (no holding of {token.isin}) the token is "
             f"{verdict}"
         )
@@ -244,7 +244,7 @@ def reconcile_token(
         )
 
     if book is None or not (book.latest or book.future):
-        messages.append(f"no attestation found for custodian {token.custodian!r}")
+        messages.append(f"no attestation found for custodian {token.custodians[0]!r}")
     if book is None:
         c = _Custody(Decimal(0), (), (), True, ())
     else:
@@ -322,12 +322,12 @@ def reconcile(
     for token in registry.tokens:
         if symbols and token.symbol not in symbols:
             continue
-        custodian = registry.custodians[token.custodian]
+        custodian = registry.custodians[token.custodians[0]]
         tokens.append(
             reconcile_token(
                 token,
                 reads,
-                books.get(token.custodian),
+                books.get(token.custodians[0]),
                 custodian.max_age,
                 now,
                 registry.policy.clock_skew,

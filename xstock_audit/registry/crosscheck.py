@@ -22,14 +22,18 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
                 )
             )
         symbols.setdefault(tok.symbol, i)
-        if tok.custodian not in reg.custodians:
-            errors.append(
-                smap.error(
-                    ("tokens", i, "custodian"),
-                    f"unknown custodian {tok.custodian!r}; defined: "
-                    + ", ".join(sorted(reg.custodians)),
+        for n, name in enumerate(tok.custodians):
+            if name not in reg.custodians:
+                where: tuple[str | int, ...] = ("tokens", i, "custodian")
+                if not isinstance(tok.custodian, str):
+                    where = (*where, n)
+                errors.append(
+                    smap.error(
+                        where,
+                        f"unknown custodian {name!r}; defined: "
+                        + ", ".join(sorted(reg.custodians)),
+                    )
                 )
-            )
         for j, dep in enumerate(tok.deployments):
             k = (dep.chain, dep.key)
             if k in places:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .. import amounts, identifiers
 from ..chains.interface import ChainSettings, DeploymentModel
@@ -20,9 +20,127 @@ from ..settings import Duration, DurationOrZero, Model
 DEFAULT_REGISTRY = "xstock-audit.yaml"
 
 
+#: custody sources that are not files (their settings are read by `custody.sources`)
+SOURCE_FORMATS = ("chainlink-por", "http-json")
+
+
+class Feed(Model):
+    """A Chainlink Proof of Reserve feed: an aggregator contract on one EVM chain."""
+
+    chain: str
+    address: str
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        from ..chains.evm.models import evm_address
+
+        return evm_address(v)
+
+
 class Custodian(Model):
-    attestations: Annotated[list[str], Field(min_length=1)]
+    #: `auto` (detect each file by its content), a custody format's name, or a source
+    format: str = "auto"
+    attestations: Annotated[list[str], Field(min_length=1)] | None = None
     max_age: Duration
+    #: for statement dates without a zone (MT535 :98A: and :98C:)
+    timezone: str = "UTC"
+    #: minisign public key (base64, as in a `.pub` file's second line)
+    public_key: str | None = None
+    #: Ethereum address whose EIP-191 personal-sign signature each file carries
+    signer: str | None = None
+    #: count quantities that are not available (pending, in transit, pledged)
+    count_unavailable: bool = False
+    #: chainlink-por: ISIN -> feed
+    feeds: dict[str, Feed] | None = None
+    #: http-json: the URL (a secret, like an RPC URL), JMESPath `items`, `fields`, `next`
+    url: str | None = None
+    items: str | None = None
+    fields_: Annotated[dict[str, str] | None, Field(alias="fields")] = None
+    next: str | None = None
+    headers: Annotated[dict[str, str], Field(default_factory=dict)]
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        from .. import plugins
+
+        known = ["auto", *plugins.names(plugins.CUSTODY_FORMATS), *SOURCE_FORMATS]
+        if v not in known:
+            raise ValueError(f"unknown format {v!r}; known: {', '.join(known)}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name like Europe/Zurich)") from None
+        return v
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key(cls, v: str | None) -> str | None:
+        import base64
+        import binascii
+
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 42 or raw[:2] != b"Ed":
+            raise ValueError(
+                "not a minisign public key (base64 of 'Ed', an 8-byte key id and a 32-byte key)"
+            )
+        return v.strip()
+
+    @field_validator("signer")
+    @classmethod
+    def _signer(cls, v: str | None) -> str | None:
+        from ..chains.evm.models import evm_address
+
+        return None if v is None else evm_address(v)
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, v: dict[str, Feed] | None) -> dict[str, Feed] | None:
+        if v is None:
+            return v
+        return {identifiers.isin(k): f for k, f in v.items()}
+
+    @model_validator(mode="after")
+    def _by_format(self) -> Custodian:
+        keys = {
+            "attestations": self.attestations is not None,
+            "feeds": self.feeds is not None,
+            "url": self.url is not None,
+            "items": self.items is not None,
+            "fields": self.fields_ is not None,
+            "next": self.next is not None,
+        }
+        need = {
+            "chainlink-por": {"feeds"},
+            "http-json": {"url", "items", "fields"},
+        }.get(self.format, {"attestations"})
+        allowed = need | ({"next"} if self.format == "http-json" else set())
+        missing = sorted(k for k in need if not keys[k])
+        extra = sorted(k for k, present in keys.items() if present and k not in allowed)
+        if missing:
+            raise ValueError(f"format {self.format} needs {', '.join(missing)}")
+        if extra:
+            raise ValueError(f"{', '.join(extra)} not used by format {self.format}")
+        if self.format == "http-json":
+            absent = {"isin", "quantity", "as_of"} - set(self.fields_ or {})
+            if absent:
+                raise ValueError(f"fields needs {', '.join(sorted(absent))}")
+        if self.format in SOURCE_FORMATS and (self.public_key or self.signer):
+            raise ValueError(f"public_key and signer sign files; format {self.format} has none")
+        return self
 
 
 class Policy(Model):
@@ -34,7 +152,8 @@ class Policy(Model):
 class Token(Model):
     symbol: Annotated[str, Field(min_length=1, max_length=64)]
     isin: str
-    custodian: str
+    #: one custodian's name or a list of them (their quantities are summed)
+    custodian: str | Annotated[list[str], Field(min_length=1)]
     tolerance: amounts.Tolerance = amounts.Tolerance()
     shares_per_token: Decimal = Decimal(1)
     deployments: Annotated[list[DeploymentModel], Field(min_length=1)]
@@ -43,6 +162,11 @@ class Token(Model):
     @classmethod
     def _isin(cls, v: str) -> str:
         return identifiers.isin(v)
+
+    @property
+    def custodians(self) -> tuple[str, ...]:
+        """The custodians whose quantities are summed for this token."""
+        return (self.custodian,) if isinstance(self.custodian, str) else tuple(self.custodian)
 
     @field_validator("deployments", mode="before")
     @classmethod
