@@ -79,7 +79,7 @@ def test_native_json(tmp_path: Path) -> None:
     assert st.file == "a.json"
     assert st.as_of == AS_OF
     assert st.as_of.utcoffset() == timedelta(0)
-    assert [(h.isin, h.quantity, h.line) for h in st.holdings] == [
+    assert [(h.isin, h.quantity, h.where()) for h in st.holdings] == [
         (TSLA, Decimal("1523.000000"), 6),
         (AAPL, Decimal("2210.5"), 7),
     ]
@@ -94,7 +94,7 @@ def test_native_yaml_offset_converted_to_utc(tmp_path: Path) -> None:
     assert st.account == "SAFE-0002"
     assert st.as_of == datetime(2026, 11, 21, 0, 0, 0, tzinfo=UTC)
     assert st.as_of.tzinfo is UTC
-    assert [(h.isin, h.quantity, h.line) for h in st.holdings] == [
+    assert [(h.isin, h.quantity, h.where()) for h in st.holdings] == [
         (TSLA, Decimal("10"), 5),
         (SPY, Decimal("0.000001"), 7),
     ]
@@ -122,7 +122,7 @@ def test_csv(tmp_path: Path) -> None:
         ("SAFE-0003", AS_OF, 2),
         ("SAFE-0004", datetime(2026, 11, 19, 12, tzinfo=UTC), 4),
     ]
-    assert [(h.isin, h.quantity, h.line) for h in sts[0].holdings] == [
+    assert [(h.isin, h.quantity, h.where()) for h in sts[0].holdings] == [
         (TSLA, Decimal("100.25"), 2),
         (SPY, Decimal("7"), 3),
     ]

@@ -163,3 +163,29 @@ def test_a_future_statement_never_turns_a_token_backed(
     assert after is Status.ERROR  # custody of that account is unknown: never a verdict
     if before is not Status.BACKED:
         assert after is not Status.BACKED
+
+
+_ISIN_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sampled_from(["US", "XS", "DE", "CH", "GB", "ZZ", "QQ", "us"]),
+    st.text(alphabet=_ISIN_CHARS, min_size=9, max_size=9),
+    st.integers(min_value=0, max_value=9),
+)
+def test_isin_fast_path_agrees_with_stdnum(country: str, body: str, check: int) -> None:
+    """identifiers.isin decides most ISINs itself; it must agree with python-stdnum on
+    every 12-character candidate (about one in ten has the right check digit)."""
+    from stdnum import isin as stdisin
+
+    from xstock_audit import identifiers
+
+    code = f"{country}{body}{check}"
+    for _ in range(2):  # the second call may take the fast path (prefix and code now known)
+        try:
+            ours: str | None = identifiers.isin(code)
+        except ValueError:
+            ours = None
+        theirs = stdisin.validate(code) if stdisin.is_valid(code) else None
+        assert ours == theirs

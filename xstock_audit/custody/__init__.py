@@ -118,10 +118,10 @@ def build_book(
                     errors.append(
                         InputError(
                             f"{h.isin} is stated twice for account {account!r} as of "
-                            f"{as_of.isoformat()} (also line {prev.line}); a statement lists "
+                            f"{as_of.isoformat()} (also line {prev.where()}); a statement lists "
                             "each security once",
                             file=st.file,
-                            line=h.line,
+                            line=h.where(),
                             field="isin",
                         )
                     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +24,14 @@ class Holding:
     quantity: Decimal
     line: int | None = None
     file: str = ""
+    #: finds `line` when it was not recorded (a format that computes lines only for errors)
+    locate: Callable[[], int | None] | None = field(default=None, compare=False, repr=False)
+
+    def where(self) -> int | None:
+        """The holding's line in its file, computed now if it was left for later."""
+        if self.line is None and self.locate is not None:
+            return self.locate()
+        return self.line
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ A file may also hold a list of such statements.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..errors import InputError
@@ -61,8 +62,8 @@ def _statement(doc: Any, smap: SourceMap, base: tuple[str | int, ...]) -> Statem
             Holding(
                 isin=_field(smap, (*p, "isin"), item["isin"], fields.isin),
                 quantity=_field(smap, (*p, "quantity"), item["quantity"], fields.quantity),
-                line=smap.line(p),
                 file=smap.file,
+                locate=partial(smap.line, p),
             )
         )
     return Statement(

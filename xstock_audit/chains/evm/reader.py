@@ -289,64 +289,104 @@ class EvmReader(JsonRpcReader):
             requests=ep.stats.http_requests,
         )
 
-    def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int]]:
-        """[start, end) ranges within the call-count and calldata-size limits."""
-        out: list[tuple[int, int]] = []
+    def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int, int]]:
+        """[start, end) ranges within the call-count and calldata-size limits, with the
+        size of each range's aggregate3 calldata in bytes."""
+        out: list[tuple[int, int, int]] = []
         start, size = 0, 0
         for i, (_to, data) in enumerate(targets):
             item = mc.encoded_size(len(data))
             if i > start and (
                 i - start >= self.chain.multicall_chunk or size + item > self.chain.multicall_bytes
             ):
-                out.append((start, i))
+                out.append((start, i, size))
                 start, size = i, 0
             size += item
         if start < len(targets):
-            out.append((start, len(targets)))
+            out.append((start, len(targets), size))
         return out
+
+    @staticmethod
+    def _groups(
+        ep: Endpoint, chunks: Sequence[tuple[int, int, int]]
+    ) -> list[list[tuple[int, int, int]]]:
+        """Chunks grouped as the endpoint will send them: one HTTP request each (within its
+        batch size and body size), so each group's calldata is built just before it is sent
+        and decoded as soon as it returns -- at most `max_concurrency` groups in memory."""
+        groups: list[list[tuple[int, int, int]]] = []
+        current: list[tuple[int, int, int]] = []
+        body = 2
+        for chunk in chunks:
+            # the calldata (selector, offset, length, calls) in hex, in a JSON-RPC eth_call
+            item = 2 * (4 + 64 + chunk[2]) + 160
+            if current and (len(current) >= ep.batch_size or body + item > ep.max_body_bytes):
+                groups.append(current)
+                current, body = [], 2
+            current.append(chunk)
+            body += item + 1
+        if current:
+            groups.append(current)
+        return groups
 
     async def _multicall(
         self, ep: Endpoint, address: str, targets: Sequence[tuple[str, bytes]], block: str
     ) -> list[CallResult] | None:
         """Run calls through aggregate3; None when Multicall3 has no code at `block`."""
         results: list[CallResult] = [Failure("not run")] * len(targets)
+        no_code = False
+        slots = asyncio.Semaphore(self.chain.max_concurrency)
+
+        async def send(group: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+            nonlocal no_code
+            retry: list[tuple[int, int, int]] = []
+            async with slots:
+                replies = await ep.batch(
+                    [
+                        Call(
+                            "eth_call",
+                            [
+                                {
+                                    "to": address,
+                                    "data": "0x" + mc.encode_aggregate3(targets[a:b]).hex(),
+                                },
+                                block,
+                            ],
+                        )
+                        for a, b, _ in group
+                    ]
+                )
+                for (a, b, size), reply in zip(group, replies, strict=True):
+                    if isinstance(reply, RpcError):
+                        if b - a > 1 and (_is_split_error(reply) or reply.transient):
+                            mid = (a + b) // 2
+                            retry += [(a, mid, size // 2), (mid, b, size - size // 2)]
+                            continue
+                        for i in range(a, b):
+                            results[i] = Failure(f"aggregate3: {reply.message}")
+                        continue
+                    try:
+                        data = _hex_bytes(reply)
+                        if not data:
+                            no_code = True  # no contract at the Multicall3 address
+                            continue
+                        decoded = mc.decode_aggregate3(data, b - a)
+                    except ValueError as exc:
+                        raise RpcError(f"{ep.shown}: malformed aggregate3 reply: {exc}") from None
+                    for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
+                        results[i] = ret if ok else Failure("execution reverted", revert=True)
+            return retry
+
         pending = self._chunks(targets)
         while pending:
-            replies = await ep.batch(
-                [
-                    Call(
-                        "eth_call",
-                        [
-                            {
-                                "to": address,
-                                "data": "0x" + mc.encode_aggregate3(targets[a:b]).hex(),
-                            },
-                            block,
-                        ],
-                    )
-                    for a, b in pending
-                ]
+            done = await asyncio.gather(
+                *(send(g) for g in self._groups(ep, pending)), return_exceptions=True
             )
-            retry: list[tuple[int, int]] = []
-            for (a, b), reply in zip(pending, replies, strict=True):
-                if isinstance(reply, RpcError):
-                    if b - a > 1 and (_is_split_error(reply) or reply.transient):
-                        mid = (a + b) // 2
-                        retry += [(a, mid), (mid, b)]
-                        continue
-                    for i in range(a, b):
-                        results[i] = Failure(f"aggregate3: {reply.message}")
-                    continue
-                try:
-                    data = _hex_bytes(reply)
-                    if not data:
-                        return None  # no contract at the Multicall3 address at this block
-                    decoded = mc.decode_aggregate3(data, b - a)
-                except ValueError as exc:
-                    raise RpcError(f"{ep.shown}: malformed aggregate3 reply: {exc}") from None
-                for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
-                    results[i] = ret if ok else Failure("execution reverted", revert=True)
-            pending = retry
+            for d in done:
+                if isinstance(d, BaseException):
+                    raise d
+            if no_code:
+                return None
+            pending = [chunk for retry in done if isinstance(retry, list) for chunk in retry]
         return results
 
     async def _batched(
