@@ -51,6 +51,7 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
             not_after,
             format=c.format,
             options=ParseOptions(timezone=ZoneInfo(c.timezone)),
+            count_unavailable=c.count_unavailable,
         )
         for name, c in registry.custodians.items()
         if name in used

@@ -16,7 +16,9 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from ..errors import InputError, InputErrors
@@ -191,6 +193,18 @@ def build_book(
     )
 
 
+def _count_unavailable(st: Statement) -> Statement:
+    return replace(
+        st,
+        holdings=tuple(
+            replace(h, quantity=h.quantity + h.unavailable, unavailable=Decimal(0))
+            if h.unavailable
+            else h
+            for h in st.holdings
+        ),
+    )
+
+
 def read_custodian(
     custodian: str,
     patterns: Sequence[str],
@@ -199,7 +213,13 @@ def read_custodian(
     *,
     format: str = AUTO,
     options: ParseOptions | None = None,
+    count_unavailable: bool = False,
 ) -> CustodyBook:
+    """The custodian's book. With `count_unavailable` (the custodian's setting) each
+    holding's not-available part is counted: it is added to `quantity` (and `unavailable`
+    becomes 0), so reconcile counts what the custodian holds, available or not."""
     paths = expand(patterns, base_dir)
     statements = read_files(paths, base_dir, format, options)
+    if count_unavailable:
+        statements = [_count_unavailable(st) for st in statements]
     return build_book(custodian, statements, [_display(p, base_dir) for p in paths], not_after)

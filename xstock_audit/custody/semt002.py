@@ -278,12 +278,13 @@ class _Page:
 
 
 def _page(doc: _Node, options: ParseOptions, display: str) -> tuple[tuple[str, datetime], _Page]:
-    version = int(doc.ns[len(NS_PREFIX) :]) if doc.ns[len(NS_PREFIX) :].isdigit() else 0
+    tail = doc.ns[len(NS_PREFIX) :]
+    version = int(tail) if re.fullmatch(r"\d\d", tail) else 0
     if version not in VERSIONS:
         raise _err(
             display,
             doc,
-            f"semt.002 version {doc.ns[len(NS_PREFIX) :]!r} is not supported (001.05 to 001.12)",
+            f"semt.002 version 001.{tail} is not supported (001.05 to 001.12)",
             "Document",
         )
     rpt = _need(doc, "SctiesBalCtdyRpt", display, "Document")
