@@ -481,3 +481,49 @@ def test_ambiguous_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     # an explicit format settles it
     book = read_custodian("bank", ["statements/old.json"], tmp_path, format="native")
     assert list(book.latest) == ["SAFE-0011"]
+
+
+REGISTRY = """version: 1
+chains:
+  ethereum:
+    type: evm
+    chain_id: 1
+    rpc: ["http://127.0.0.1:9"]
+custodians:
+  bank:
+    attestations: ["statements/*"]
+    max_age: 36h
+    timezone: Europe/Zurich
+    count_unavailable: {count}
+tokens:
+  - symbol: TSLAx
+    isin: US88160R1014
+    custodian: bank
+    deployments:
+      - chain: ethereum
+        address: "0x8ad3c73f833d3f9a523ab01476625f269aeb7cf0"
+        decimals: 18
+"""
+
+
+@pytest.mark.parametrize("count", [False, True])
+def test_audit_read_custody_uses_the_custodians_settings(tmp_path: Path, count: bool) -> None:
+    """The registry's timezone and count_unavailable reach the readers (no chain is read)."""
+    from xstock_audit import audit
+    from xstock_audit.registry.load import load
+
+    d = tmp_path / "statements"
+    d.mkdir()
+    (d / "a.fin").write_text(ONE, encoding="utf-8")
+    (d / "b.xml").write_text(sample("semt002-v11.xml"), encoding="utf-8")
+    path = tmp_path / "r.yaml"
+    path.write_text(REGISTRY.format(count=str(count).lower()), encoding="utf-8")
+    (book,) = audit.read_custody(load(path)).values()
+    # :98C: 18:00 and a zoneless DtTm 23:00, both Zurich (UTC+1 in November)
+    assert book.latest["SAFE-0003"].as_of == datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+    assert book.latest["SAFE-0011"].as_of == datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    held = {st.account: h.quantity for st, h in book.positions(TSLA) if h}
+    assert held == {
+        "SAFE-0003": Decimal(42),
+        "SAFE-0011": Decimal("1523.000000") if count else Decimal(1500),
+    }
