@@ -435,9 +435,9 @@ CASES = [
     Bad("csv-bad-isin", "a.csv", sub(CSV, "US78462F1030,7", "US78462F1031,7"), 3, "isin"),
     Bad("csv-empty-account", "a.csv", sub(CSV, "SAFE-0004", ""), 4, "account"),
     Bad("csv-non-utf8", "a.csv", sub(CSV, "older day", "\xe9t\xe9").encode("latin-1"), 4, "UTF-8"),
-    # --- dispatch and size
-    Bad("unknown-suffix", "a.txt", JSON, None, ".txt"),
-    Bad("no-suffix", "attestation", JSON, None, "no suffix"),
+    # --- dispatch and size (content no format recognises: the suffix decides)
+    Bad("unknown-suffix", "a.txt", "holdings of SAFE-0001\n", None, ".txt"),
+    Bad("no-suffix", "attestation", "holdings of SAFE-0001\n", None, "no suffix"),
 ]
 
 

@@ -12,9 +12,10 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .chains.interface import ChainRead, ChainReader, DeploymentModel, family
-from .custody import CustodyBook, read_custodian
+from .custody import CustodyBook, ParseOptions, read_custodian
 from .errors import InputError
 from .progress import ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
@@ -43,7 +44,15 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
             )
     not_after = None if now is None else now + registry.policy.clock_skew
     return {
-        name: read_custodian(name, c.attestations or [], base, not_after)
+        name: read_custodian(
+            name,
+            c.attestations or [],
+            base,
+            not_after,
+            format=c.format,
+            options=ParseOptions(timezone=ZoneInfo(c.timezone)),
+            count_unavailable=c.count_unavailable,
+        )
         for name, c in registry.custodians.items()
         if name in used
     }

@@ -1,8 +1,11 @@
 """Custody readers: attestation files in, statements out.
 
 Each format is one module exposing `FORMAT`, a `custody.interface.CustodyFormat` registered
-in the `xstock_audit.custody_formats` entry-point group; a file goes to the format that
-claims its suffix. `read_custodian` expands a custodian's globs,
+in the `xstock_audit.custody_formats` entry-point group. With the custodian's `format: auto`
+(the default) a file goes to the one format whose `detect` recognises its content, else to
+the format that claims its suffix; two formats recognising it is an error (the registry's
+`format:` settles it). A named format reads every file. `read_custodian` expands a
+custodian's globs,
 parses every file and keeps, for each account, the newest statement that is not dated in the
 future (after the run's start plus `policy.clock_skew`); future-dated ones are set aside and
 reported, never used.
@@ -13,18 +16,23 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from ..errors import InputError, InputErrors
-from .interface import CustodyBook, CustodyFormat, Holding, Statement
+from .interface import CustodyBook, CustodyFormat, Holding, ParseOptions, Statement
 
 __all__ = [
+    "AUTO",
     "CustodyBook",
     "CustodyFormat",
     "Holding",
+    "ParseOptions",
     "Statement",
     "build_book",
+    "choose_format",
     "expand",
     "format_for",
     "read_custodian",
@@ -51,6 +59,34 @@ def format_for(path: Path, display: str) -> CustodyFormat:
     return fmt
 
 
+#: the custodian's `format:` that picks each file's format by its content
+AUTO = "auto"
+
+
+def choose_format(path: Path, text: str, display: str, name: str = AUTO) -> CustodyFormat:
+    """The format named `name`; with `auto`, the one whose `detect` recognises `text`, or
+    else the one claiming the file's suffix (`format_for`)."""
+    from .. import plugins
+
+    formats = plugins.load_all(plugins.CUSTODY_FORMATS, CustodyFormat)
+    if name != AUTO:
+        fmt = formats.get(name)
+        if fmt is None:
+            raise InputError(
+                f"unknown custody format {name!r}; installed: {', '.join(sorted(formats))}",
+                file=display,
+            )
+        return fmt
+    hits = [formats[n] for n in sorted(formats) if formats[n].detect(text)]
+    if len(hits) > 1:
+        raise InputError(
+            f"ambiguous: looks like {', '.join(f.name for f in hits[:-1])} and {hits[-1].name}; "
+            "set format: in the registry",
+            file=display,
+        )
+    return hits[0] if hits else format_for(path, display)
+
+
 def _display(path: Path, base: Path) -> str:
     """Files are named relative to the registry's folder (as the registry's globs are)."""
     try:
@@ -74,14 +110,23 @@ def expand(patterns: Sequence[str], base_dir: Path) -> list[Path]:
     return list(files.values())
 
 
-def read_files(paths: Sequence[Path], base_dir: Path) -> list[Statement]:
+def read_files(
+    paths: Sequence[Path],
+    base_dir: Path,
+    format: str = AUTO,
+    options: ParseOptions | None = None,
+) -> list[Statement]:
+    """Every file's statements; `format` is the custodian's (`auto`: by content, then
+    suffix), `options` its settings (default: UTC)."""
     from ..yamlsrc import read_text
 
+    opts = options or ParseOptions()
     statements: list[Statement] = []
     for path in paths:
         display = _display(path, base_dir)
-        fmt = format_for(path, display)
-        statements.extend(fmt.parse(read_text(path, display), display))
+        text = read_text(path, display)
+        fmt = choose_format(path, text, display, format)
+        statements.extend(fmt.parse_with(text, display, opts))
     return statements
 
 
@@ -148,9 +193,33 @@ def build_book(
     )
 
 
+def _count_unavailable(st: Statement) -> Statement:
+    return replace(
+        st,
+        holdings=tuple(
+            replace(h, quantity=h.quantity + h.unavailable, unavailable=Decimal(0))
+            if h.unavailable
+            else h
+            for h in st.holdings
+        ),
+    )
+
+
 def read_custodian(
-    custodian: str, patterns: Sequence[str], base_dir: Path, not_after: datetime | None = None
+    custodian: str,
+    patterns: Sequence[str],
+    base_dir: Path,
+    not_after: datetime | None = None,
+    *,
+    format: str = AUTO,
+    options: ParseOptions | None = None,
+    count_unavailable: bool = False,
 ) -> CustodyBook:
+    """The custodian's book. With `count_unavailable` (the custodian's setting) each
+    holding's not-available part is counted: it is added to `quantity` (and `unavailable`
+    becomes 0), so reconcile counts what the custodian holds, available or not."""
     paths = expand(patterns, base_dir)
-    statements = read_files(paths, base_dir)
+    statements = read_files(paths, base_dir, format, options)
+    if count_unavailable:
+        statements = [_count_unavailable(st) for st in statements]
     return build_book(custodian, statements, [_display(p, base_dir) for p in paths], not_after)

@@ -31,6 +31,11 @@ class CsvFormat(CustodyFormat):
     name = "csv"
     suffixes = (".csv",)
 
+    def detect(self, text: str) -> bool:
+        first = text[:4096].lstrip("\ufeff").partition("\n")[0]
+        cols = {c.strip().strip('"').lower() for c in first.split(",")}
+        return all(c in cols for c in REQUIRED)
+
     def parse(self, text: str, display: str) -> list[Statement]:
         reader = csv.reader(io.StringIO(text, newline=""))
         try:

@@ -2,7 +2,9 @@
 
 A custody format is one `CustodyFormat` registered in the `xstock_audit.custody_formats`
 entry-point group: a name, the file suffixes it claims, and `parse(text, display)`, which
-returns `Statement`s or raises `InputError` naming the file, line and field. Quantities are
+returns `Statement`s or raises `InputError` naming the file, line and field. A format that
+needs the custodian's settings (its `timezone`) overrides `parse_with`; one that can tell
+its files by their content overrides `detect` (the custodian's `format: auto`). Quantities are
 converted to `Decimal` once, at this edge. A `CustodyBook` is what one custodian's files
 say: the newest statement per account (and the future-dated ones set aside).
 """
@@ -13,7 +15,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import ClassVar
 
@@ -21,9 +23,13 @@ from typing import ClassVar
 @dataclass(frozen=True)
 class Holding:
     isin: str
+    #: the available part of the position: always counted (negative: a short position)
     quantity: Decimal
     line: int | None = None
     file: str = ""
+    #: the part that is held but not available (pending delivery, in transit, pledged,
+    #: blocked...): counted only for a custodian with `count_unavailable: true`
+    unavailable: Decimal = Decimal(0)
     #: finds `line` when it was not recorded (a format that computes lines only for errors)
     locate: Callable[[], int | None] | None = field(default=None, compare=False, repr=False)
 
@@ -48,6 +54,14 @@ class Statement:
     custodian_field: str = "custodian"
 
 
+@dataclass(frozen=True)
+class ParseOptions:
+    """What a format may need to know about the custodian whose file it reads."""
+
+    #: the zone of statement dates and date-times written without one
+    timezone: tzinfo = UTC
+
+
 class CustodyFormat(ABC):
     """One kind of attestation file, registered in `xstock_audit.custody_formats`."""
 
@@ -59,6 +73,15 @@ class CustodyFormat(ABC):
     @abstractmethod
     def parse(self, text: str, display: str) -> list[Statement]:
         """The statements in a file's text; `display` names the file in errors."""
+
+    def parse_with(self, text: str, display: str, options: ParseOptions) -> list[Statement]:
+        """`parse`, knowing the custodian's settings; the default ignores them."""
+        return self.parse(text, display)
+
+    def detect(self, text: str) -> bool:
+        """Whether the text looks like this format (a cheap look at its start); the default
+        claims nothing, leaving the file to the suffix rule."""
+        return False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ A file may also hold a list of such statements.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -19,6 +20,9 @@ from .interface import CustodyFormat, Holding, Statement
 
 TOP_KEYS = {"custodian", "account", "as_of", "holdings"}
 HOLDING_KEYS = {"isin", "quantity"}
+#: the start of a JSON object or list, or a YAML line with one of the top keys
+_JSON_START = re.compile(r"\s*(\[|\{\s*(\"|\}))")
+_YAML_KEY = re.compile(r"(- +)?(custodian|account|as_of|holdings) *:(\s|$)")
 
 
 def _field(
@@ -81,6 +85,15 @@ def _statement(doc: Any, smap: SourceMap, base: tuple[str | int, ...]) -> Statem
 class NativeFormat(CustodyFormat):
     name = "native"
     suffixes = (".json", ".yaml", ".yml")
+
+    def detect(self, text: str) -> bool:
+        head = text[:4096].lstrip("\ufeff")
+        if _JSON_START.match(head):
+            return True
+        for line in head.splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and line.strip() != "---":
+                return _YAML_KEY.match(line) is not None
+        return False
 
     def parse(self, text: str, display: str) -> list[Statement]:
         data, smap = loads(text, display)
