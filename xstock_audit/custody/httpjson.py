@@ -247,6 +247,8 @@ def _valid_etag(value: object) -> bool:
 
 
 def _quantity(value: object) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("quantity must be a decimal string or a number, not a boolean")
     if isinstance(value, Decimal):  # a JSON number, exactly as the document wrote it
         exponent = value.as_tuple().exponent
         if not value.is_finite() or not isinstance(exponent, int) or abs(exponent) > 60:
@@ -434,7 +436,9 @@ class _Source:
         except ValueError:
             declared = 0
         if declared > cap:
-            self.fail(f"answer of {declared} bytes is larger than the {cap} allowed", page=page)
+            self.fail(
+                f"answer of {declared} bytes is larger than the {cap} bytes allowed", page=page
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.aiter_bytes():
@@ -514,8 +518,8 @@ class _Source:
         redact.register_url(target)
         if origin != _origin(urlsplit(self.url)):
             self.fail(
-                f"leads to another server ({redact.redact_url(target)}); refused: it would "
-                "receive the headers",
+                "leads to another server, refused as it would receive the headers: "
+                + redact.redact_url(target),
                 page=page,
                 field="next",
             )
