@@ -106,7 +106,7 @@ class Endpoint:
                 if resp.status_code == 413:
                     raise BatchTooLarge(f"{self.shown}: HTTP 413 request too large")
                 if resp.status_code == 429 or resp.status_code >= 500:
-                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                    retry_after = parse_retry_after(resp.headers.get("retry-after"))
                     raise RpcError(
                         f"{self.shown}: HTTP {resp.status_code}",
                         code=resp.status_code,
@@ -141,8 +141,7 @@ class Endpoint:
                 raise err
             attempt += 1
             self.stats.retries += 1
-            delay = retry_after if retry_after is not None else self._backoff * 2 ** (attempt - 1)
-            await asyncio.sleep(min(delay, 30.0) * (1 + random.random() * 0.25))
+            await asyncio.sleep(backoff_delay(attempt, self._backoff, retry_after))
 
     def _ids(self, n: int) -> list[int]:
         start = self._next_id
@@ -210,7 +209,7 @@ class Endpoint:
             if not again:
                 break
             self.stats.retries += 1
-            await asyncio.sleep(self._backoff * 2**attempt * (1 + random.random() * 0.25))
+            await asyncio.sleep(backoff_delay(attempt + 1, self._backoff))
             await asyncio.gather(*(run(p) for p in self._split(again, items)))
         return results
 
@@ -273,13 +272,35 @@ def _error_from(err: dict[str, Any], shown: str, method: str) -> RpcError:
     )
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, cap: float = 30.0) -> float | None:
+    """A ``Retry-After`` header in seconds (delta-seconds or an HTTP date), within [0, cap];
+    None when absent or unreadable."""
     if not value:
         return None
+    text = value.strip()
     try:
-        return max(0.0, min(int(value.strip()), 30))
+        seconds = float(int(text))
     except ValueError:
-        return None
+        from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, min(seconds, cap))
+
+
+def backoff_delay(
+    attempt: int, backoff: float, retry_after: float | None = None, cap: float = 30.0
+) -> float:
+    """How long to wait before retry number `attempt` (1, 2, ...): the server's Retry-After
+    when it gave one, else exponential backoff; capped, plus up to 25 % jitter."""
+    delay = retry_after if retry_after is not None else backoff * 2 ** (attempt - 1)
+    return min(delay, cap) * (1 + random.random() * 0.25)
 
 
 def make_client() -> httpx.AsyncClient:

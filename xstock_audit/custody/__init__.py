@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..errors import InputError, InputErrors
-from .interface import CustodyBook, CustodyFormat, Holding, ParseOptions, Statement
+from .interface import CustodyBook, CustodyFormat, Holding, ParseOptions, SourceError, Statement
 
 __all__ = [
     "AUTO",
@@ -30,6 +30,7 @@ __all__ = [
     "CustodyFormat",
     "Holding",
     "ParseOptions",
+    "SourceError",
     "Statement",
     "build_book",
     "choose_format",

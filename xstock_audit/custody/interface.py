@@ -7,6 +7,10 @@ needs the custodian's settings (its `timezone`) overrides `parse_with`; one that
 its files by their content overrides `detect` (the custodian's `format: auto`). Quantities are
 converted to `Decimal` once, at this edge. A `CustodyBook` is what one custodian's files
 say: the newest statement per account (and the future-dated ones set aside).
+
+A custody *source* that is not a file (the http-json reserve API) raises `SourceError` when
+the remote side fails or answers something unusable: that is not the user's input (no exit
+code 2), it makes every token drawing on that custodian ERROR.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import ClassVar
+
+from ..errors import XstockAuditError
 
 
 @dataclass(frozen=True)
@@ -116,3 +122,48 @@ class CustodyBook:
             for h in st.holdings:
                 by_isin.setdefault(h.isin, h)
         return index
+
+
+class SourceError(XstockAuditError):
+    """A custody source (not a file) could not be read, or answered something that does not
+    match its settings: the remote side's fault, not the user's input.
+
+    The audit turns it into ERROR for every token drawing on `custodian` (never exit code 2);
+    `str(err)` is the message for those tokens. `source` names the source with its secrets
+    redacted (``https://host/…``); `page` (from 1), `record` (index in the page's `items`,
+    from 0) and `field` say where, when known. `transient`: a network failure or an HTTP
+    429/5xx that outlasted the retries (another run may succeed), rather than a bad answer.
+    The text never holds a raw URL or a header value: it is scrubbed by `redact.scrub`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        custodian: str,
+        source: str,
+        page: int | None = None,
+        record: int | None = None,
+        field: str | None = None,
+        transient: bool = False,
+    ) -> None:
+        from .. import redact
+
+        self.message = redact.scrub(message)
+        self.custodian = custodian
+        self.source = source
+        self.page = page
+        self.record = record
+        self.field = field
+        self.transient = transient
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = [f"custodian {self.custodian!r}", self.source]
+        if self.page is not None:
+            where[-1] += f" page {self.page}"
+        if self.record is not None:
+            where.append(f"record [{self.record}]")
+        if self.field is not None:
+            where.append(self.field)
+        return ": ".join([*where, self.message])

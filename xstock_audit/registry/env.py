@@ -1,7 +1,8 @@
 """`${VAR}` and `${VAR:-default}` expansion, and the secrets it brings into the registry.
 
-Values expanded into `chains` (RPC URLs, headers) and every RPC URL and header value are
-registered with `redact`, so they never appear in any output, log or error.
+Values expanded into `chains` (RPC URLs, headers) or into a custodian's `url` or `headers`
+(the http-json source), and every such URL and header value, are registered with `redact`,
+so they never appear in any output, log or error.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def expand_env(
         return [expand_env(v, smap, env, (*path, i)) for i, v in enumerate(data)]
     if not isinstance(data, str) or "$" not in data:
         return data
-    secret_place = bool(path) and path[0] == "chains"
+    secret_place = bool(path) and (
+        path[0] == "chains" or (path[0] == "custodians" and path[2:3] in (("url",), ("headers",)))
+    )
 
     def repl(m: re.Match[str]) -> str:
         whole = m.group(0)
@@ -60,18 +63,23 @@ def expand_env(
     return _VAR_RE.sub(repl, data)
 
 
-def register_secrets(chains: Any) -> None:
-    """Register RPC URLs and header values as secrets, whatever shape the input has."""
-    if not isinstance(chains, dict):
-        return
-    for chain in chains.values():
-        if not isinstance(chain, dict):
+def register_secrets(chains: Any, custodians: Any = None) -> None:
+    """Register RPC URLs, custodians' `url`s (http-json) and all their header values as
+    secrets, whatever shape the input has."""
+    places = [*(chains.values() if isinstance(chains, dict) else ())]
+    places += [
+        {"rpc": c.get("url"), "headers": c.get("headers")}
+        for c in (custodians.values() if isinstance(custodians, dict) else ())
+        if isinstance(c, dict)
+    ]
+    for place in places:
+        if not isinstance(place, dict):
             continue
-        rpc = chain.get("rpc")
+        rpc = place.get("rpc")
         for url in rpc if isinstance(rpc, list) else [rpc]:
             if isinstance(url, str):
                 redact.register_url(url)
-        headers = chain.get("headers")
+        headers = place.get("headers")
         if isinstance(headers, dict):
             for value in headers.values():
                 if isinstance(value, str):

@@ -36,7 +36,7 @@ def _load(path: str | Path, env: Mapping[str, str] | None) -> Registry:
         if reserved in data:
             raise smap.error((reserved,), "unknown key (check the spelling)")
     data = expand_env(data, smap, os.environ if env is None else env)
-    register_secrets(data.get("chains"))
+    register_secrets(data.get("chains"), data.get("custodians"))
     data, errors = typed(data, smap)
     data = {**data, "source": display, "base_dir": str(p.resolve().parent)}
     try:

@@ -138,6 +138,9 @@ class Custodian(Model):
             absent = {"isin", "quantity", "as_of"} - set(self.fields_ or {})
             if absent:
                 raise ValueError(f"fields needs {', '.join(sorted(absent))}")
+            from ..custody import httpjson
+
+            httpjson.check_settings(self)
         if self.format in SOURCE_FORMATS and (self.public_key or self.signer):
             raise ValueError(f"public_key and signer sign files; format {self.format} has none")
         return self
