@@ -171,7 +171,11 @@ def test_live_lines_on_a_real_terminal(env: Env, tmp_path: Path) -> None:
         tmux("new-session", "-d", "-x", "160", "-y", "40", "-s", "audit", command)
 
         # 1. the first request is out: the host, no block yet, a spinner, a request counted
-        first = wait_for("the EVM line", screen, lambda s: "evm" in chain_lines(s), 30)
+        def out(s: str) -> bool:
+            m = chain_lines(s).get("evm")
+            return m is not None and m["requests"] not in (None, "0")
+
+        first = wait_for("the EVM line with a request out", screen, out, 30)
         line = chain_lines(first)["evm"]
         assert line["host"] == env.evm_host, first
         assert line["unit"] == "block" and line["number"] == "…", first
