@@ -386,3 +386,23 @@ def test_cli_import_loads_no_signature_library() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_verify_file_read_by_two_custodians_checks_both_keys(world: World) -> None:
+    """A file two custodians' globs match is read for both: each one's key must verify it."""
+    other = MinisignKey()
+    text = world.registry.read_text().replace(
+        '    attestations: ["plain/*.csv"]',
+        f'    attestations: ["statements/*.json"]\n    public_key: "{other.public_key}"',
+    )
+    world.registry.write_text(text)
+    path = world.root / "statements" / "a.json"
+    path.write_text(statement().replace('"custodian": "bank-a", ', ""))
+    world.minisign.sign(path)
+    world.eth.sign(path)
+    r = run("attest", "verify", "-r", world.registry, path)
+    assert r.code == 3, r
+    assert f"{path}: signature FAILED (custodian bank-a, bank-b)\n" in r.stdout
+    assert r.stdout.count("minisign signature OK") == 1
+    assert "minisign signature FAILED: signed by key id " in r.stdout
+    assert "EIP-191 signature OK" in r.stdout
