@@ -299,8 +299,13 @@ def test_show_json(world: World) -> None:
     (st,) = doc["statements"]
     assert (st["account"], st["as_of"]) == ("SAFE-0001", "2026-11-20T23:59:59Z")
     assert st["holdings"] == [
-        {"isin": TSLA, "quantity": "1523.000000", "line": 2, "tokens": ["TSLAx"]},
-        {"isin": NVDA, "quantity": "7.25", "line": 3, "tokens": []},
+        {
+            "isin": TSLA,
+            "quantity": "1523.000000",
+            "unavailable": "0",
+            "tokens": ["TSLAx"],
+        },
+        {"isin": NVDA, "quantity": "7.25", "unavailable": "0", "tokens": []},
     ]
     # decimal strings, never floats, all the way down
     assert '"quantity": "1523.000000"' in r.stdout
@@ -406,3 +411,37 @@ def test_verify_file_read_by_two_custodians_checks_both_keys(world: World) -> No
     assert r.stdout.count("minisign signature OK") == 1
     assert "minisign signature FAILED: signed by key id " in r.stdout
     assert "EIP-191 signature OK" in r.stdout
+
+
+ISO = Path(__file__).parent / "data" / "custody" / "iso"
+
+
+def test_show_unavailable_of_a_bank_statement(tmp_path: Path, in_dir: Path) -> None:
+    """semt.002 states a not-available part: the table gets the column, JSON has it as a
+    decimal string (the format is detected by content, as check does with format: auto)."""
+    r = run("attest", "show", ISO / "semt002-v11.xml")
+    assert r.code == 0, r
+    assert r.stdout.splitlines()[0] == f"{ISO / 'semt002-v11.xml'} (format semt002)"
+    header = [[c.strip() for c in x.split("┃")[1:-1]] for x in r.stdout.splitlines() if "┃" in x]
+    assert header == [["account", "as of", "ISIN", "quantity", "unavailable"]]
+    rows = [[c.strip() for c in x.split("│")[1:-1]] for x in r.stdout.splitlines() if "│" in x]
+    assert rows[0] == ["SAFE-0011", "2026-11-20T23:00:00Z", TSLA, "1500.000000", "23.000000"]
+    doc = json.loads(run("attest", "show", ISO / "semt002-v11.xml", "-f", "json").stdout)
+    first = doc["statements"][0]["holdings"][0]
+    assert (first["quantity"], first["unavailable"]) == ("1500.000000", "23.000000")
+
+
+def test_custodian_format_is_used(world: World) -> None:
+    """The registry's format: reads the custodian's files, whatever their suffix."""
+    text = world.registry.read_text().replace(
+        '    attestations: ["plain/*.csv"]', '    format: csv\n    attestations: ["plain/*.dat"]'
+    )
+    world.registry.write_text(text)
+    path = world.root / "plain" / "s.dat"
+    path.write_text(f"isin,quantity,as_of,account\n{AAPL},10,2026-11-20T00:00:00Z,X\n")
+    r = run("attest", "verify", "-r", world.registry, path)
+    assert r.code == 0, r
+    assert "  format csv: 1 statement\n" in r.stdout
+    r = run("attest", "verify", path)  # no registry: by content, then suffix
+    assert r.code == 0, r
+    assert "  format csv: 1 statement\n" in r.stdout

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .custody.interface import Statement
+    from decimal import Decimal
+
+    from .custody.interface import Holding, Statement
     from .custody.signatures import SignatureCheck
     from .errors import InputError
     from .registry import Custodian, Registry
@@ -85,17 +87,21 @@ def load_keyring(registry: Path | None) -> Keyring:
     return keyring
 
 
-def parse_attestation(path: Path, display: str, data: bytes) -> tuple[str, list[Statement]]:
-    """The format's name and the statements in a file's bytes.
+def parse_attestation(
+    path: Path, display: str, data: bytes, custodian: Custodian | None = None
+) -> tuple[str, list[Statement]]:
+    """The format's name and the statements in a file's bytes, read as `check` reads the
+    custodian's files (its `format:`, `auto` by content then suffix, and its `timezone`);
+    without a custodian, `auto` and UTC. The one place where `attest` chooses a format."""
+    from zoneinfo import ZoneInfo
 
-    The one place where `attest` chooses a file's format: today by its suffix
-    (`custody.format_for`, as `check` does); switch here when formats are detected by
-    content."""
-    from .custody import format_for
+    from .custody import AUTO, ParseOptions, choose_format
     from .yamlsrc import decode_text
 
-    fmt = format_for(path, display)
-    return fmt.name, fmt.parse(decode_text(data, display), display)
+    text = decode_text(data, display)
+    fmt = choose_format(path, text, display, AUTO if custodian is None else custodian.format)
+    options = ParseOptions() if custodian is None else ParseOptions(ZoneInfo(custodian.timezone))
+    return fmt.name, fmt.parse_with(text, display, options)
 
 
 def examine(path: Path, keyring: Keyring, display: str | None = None) -> FileReport:
@@ -114,7 +120,9 @@ def examine(path: Path, keyring: Keyring, display: str | None = None) -> FileRep
         data, report.checks = verify(path, display, first_pk, first_signer)
         for public_key, signer in keys[1:]:
             report.checks += verify_bytes(data, path, display, public_key, signer)
-        report.format, report.statements = parse_attestation(path, display, data)
+        # a file two custodians read is parsed with the first one's format and time zone
+        first = readers[0][1] if readers else None
+        report.format, report.statements = parse_attestation(path, display, data, first)
         for name in report.custodians:
             build_book(name, report.statements, [display])
     except InputError as exc:
@@ -154,10 +162,9 @@ def verify_lines(r: FileReport) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _unavailable(holding: object) -> Any:
-    """A holding's not-available quantity (pending, in transit, pledged), for the formats
-    that state one; None for the others."""
-    return getattr(holding, "unavailable", None)
+def _unavailable(holding: Holding) -> Decimal | None:
+    """The not-available part a statement gives (pending, in transit, pledged), if any."""
+    return holding.unavailable or None
 
 
 def _token_symbols(keyring: Keyring, custodians: list[str]) -> dict[str, list[str]] | None:
@@ -190,9 +197,11 @@ def show_json(report: FileReport, keyring: Keyring) -> str:
     for st in report.statements:
         holdings = []
         for h in st.holdings:
-            item: dict[str, Any] = {"isin": h.isin, "quantity": fmt(h.quantity), "line": h.line}
-            if (unavailable := _unavailable(h)) is not None:
-                item["unavailable"] = fmt(unavailable)
+            item: dict[str, Any] = {
+                "isin": h.isin,
+                "quantity": fmt(h.quantity),
+                "unavailable": fmt(h.unavailable),
+            }
             if symbols is not None:
                 item["tokens"] = symbols.get(h.isin, [])
             holdings.append(item)
