@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from . import __version__
+from .attest import app as attest_app
 from .completion import completion_args
 from .errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from .output import (
@@ -56,6 +57,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.add_typer(attest_app)
 
 
 def _format_name(value: str) -> str:

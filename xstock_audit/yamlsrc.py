@@ -81,6 +81,11 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def read_text(path: Path, display: str) -> str:
     """Read a small UTF-8 text file or raise an InputError naming it."""
+    return decode_text(read_bytes(path, display), display)
+
+
+def read_bytes(path: Path, display: str) -> bytes:
+    """A small file's exact bytes (what a signature covers) or an InputError naming it."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -93,7 +98,14 @@ def read_text(path: Path, display: str) -> str:
         raise InputError(
             f"file is {size} bytes, more than the {MAX_FILE_BYTES} allowed", file=display
         )
-    data = path.read_bytes()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=display) from None
+
+
+def decode_text(data: bytes, display: str) -> str:
+    """`read_bytes`' result as UTF-8 text (a BOM dropped) or an InputError naming the file."""
     if b"\x00" in data:
         raise InputError("binary file (contains NUL bytes), expected text", file=display)
     try:
