@@ -221,8 +221,12 @@ def check(
         fmt = report_format(format)
         reg = registry_mod.load(registry)
         # the registry lives as long as the process: keep the collector from rescanning it
-        # during the run (10,000 tokens are a few hundred thousand objects)
+        # (10,000 tokens are a few hundred thousand objects), and from running at all for the
+        # rest of this one-shot run -- the transport cuts its reference cycles (rpc.py), so
+        # what is left for the collector is small; measured: 0.2 s less at 10,000 tokens and
+        # the same peak memory
         gc.freeze()
+        gc.disable()
         # not with --quiet, nor when stdout carries a machine-readable document
         progress = _progress(not quiet and (not fmt.machine_readable or output is not None))
         result = audit.run(reg, progress=progress, deadline_s=timeout)
@@ -276,6 +280,9 @@ def check(
             EXIT_INCOMPLETE,
             debug,
         )
+    finally:  # as it was (`check` run in-process, e.g. by a test or a wrapper)
+        gc.unfreeze()
+        gc.enable()
 
 
 def _machine_readable(name: str) -> bool:

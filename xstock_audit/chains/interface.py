@@ -192,7 +192,7 @@ class ChainSettings(Model):
     rpc: Annotated[list[str], Field(min_length=1)]
     headers: dict[str, str] = Field(default_factory=dict)
     batch_size: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
-    max_concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 4
+    max_concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 8
     #: seconds to wait for a reply (read timeout) and to connect
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     connect_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
