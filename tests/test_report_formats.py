@@ -73,7 +73,9 @@ def deployment(s: DeploymentSupply, circulating: str | None) -> DeploymentResult
 
 def custody(account: str, quantity: str, as_of: datetime = FRESH) -> AttestationUsed:
     file = f"acme-{account.lower()}.json"
-    return AttestationUsed(file, account, as_of, Decimal(quantity), stale=as_of == OLD)
+    return AttestationUsed(
+        file, account, as_of, Decimal(quantity), stale=as_of == OLD, custodian="acme"
+    )
 
 
 def token(
@@ -408,21 +410,27 @@ def test_json_attestations_and_messages(result: AuditResult) -> None:
     tokens = by_symbol(as_json(result))
     assert tokens["SPYx"]["attestations"] == [
         {
+            "custodian": "acme",
             "file": "acme-safe-2.json",
             "account": "SAFE-2",
             "as_of": "2026-02-26T00:00:00Z",
             "quantity": "10",
+            "unavailable": "0",
             "stale": True,
+            "signature": None,
         }
     ]
     assert tokens["SPYx"]["messages"] == [STALE_MESSAGE]
     assert tokens["AAPLx"]["attestations"] == [
         {
+            "custodian": "acme",
             "file": "acme-safe-1.json",
             "account": "SAFE-1",
             "as_of": "2026-03-02T09:00:00Z",
             "quantity": "2050.500000",
+            "unavailable": "0",
             "stale": False,
+            "signature": None,
         }
     ]
     assert tokens["AAPLx"]["messages"] == []

@@ -1,9 +1,12 @@
 """The audit, end to end: registry -> custody books + chain reads -> reconcile.
 
 This is the one code path behind `xstock-audit check` (and anything that embeds it).
-Custody files are read first so that bad input fails fast, before any network traffic.
-The run's reference time `now` is taken once, at the start: statements dated after it (plus
-`policy.clock_skew`) are set aside, and every chain's head is held to it.
+Custody comes from three kinds of source: files (parsed in a worker thread while the chains
+are read; an input error there cancels the reads), issuers' APIs (`http-json`, fetched
+alongside the chains) and Proof of Reserve feeds (`chainlink-por`, read by the chains'
+readers in the pinned block). The run's reference time `now` is taken once, at the start:
+statements dated after it (plus `policy.clock_skew`) are set aside, and every chain's head
+is held to it.
 """
 
 from __future__ import annotations
@@ -21,28 +24,23 @@ from .errors import InputError
 from .progress import ChainWatch, Progress, as_progress
 from .reconcile import AuditResult, reconcile
 from .registry import Registry
+from .registry.schema import SOURCE_FORMATS, Custodian
 
 #: a display (`progress.Progress`), or a callable that gets one text line per step
 ProgressLike = Progress | Callable[[str], None]
 
 
+def _used(registry: Registry) -> dict[str, Custodian]:
+    """The custodians some token draws on, by name."""
+    names = {name for t in registry.tokens for name in t.custodians}
+    return {n: c for n, c in registry.custodians.items() if n in names}
+
+
 def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, CustodyBook]:
-    """Every used custodian's book; with `now`, statements dated after `now` plus
-    `policy.clock_skew` are set aside (never used)."""
+    """Every used file custodian's book; with `now`, statements dated after `now` plus
+    `policy.clock_skew` are set aside (never used). Sources that are not files
+    (`SOURCE_FORMATS`) are read by `read_sources` and `por_books`."""
     base = Path(registry.base_dir)
-    used = {name for t in registry.tokens for name in t.custodians}
-    for t in registry.tokens:
-        if len(t.custodians) > 1:
-            raise InputError(
-                f"{t.symbol}: several custodians per token are not supported yet",
-                file=registry.source,
-            )
-    for name in used:
-        if registry.custodians[name].attestations is None:
-            raise InputError(
-                f"custodian {name}: format {registry.custodians[name].format} is not supported yet",
-                file=registry.source,
-            )
     not_after = None if now is None else now + registry.policy.clock_skew
     return {
         name: read_custodian(
@@ -53,9 +51,46 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
             format=c.format,
             options=ParseOptions(timezone=ZoneInfo(c.timezone)),
             count_unavailable=c.count_unavailable,
+            public_key=c.public_key,
+            signer=c.signer,
         )
-        for name, c in registry.custodians.items()
-        if name in used
+        for name, c in _used(registry).items()
+        if c.format not in SOURCE_FORMATS
+    }
+
+
+async def read_sources(registry: Registry, now: datetime | None = None) -> dict[str, CustodyBook]:
+    """The books of the used `http-json` custodians, fetched concurrently. An API that
+    fails or answers what the settings don't match gives a book with `errors` (its
+    tokens are ERROR), never an empty custody."""
+    from .custody import SourceError, build_book
+    from .custody.httpjson import fetch_statements
+
+    not_after = None if now is None else now + registry.policy.clock_skew
+    apis = {n: c for n, c in _used(registry).items() if c.format == "http-json"}
+
+    async def one(name: str, c: Custodian) -> tuple[str, CustodyBook]:
+        try:
+            statements = await fetch_statements(name, c)
+        except SourceError as exc:
+            return name, CustodyBook(name, (), {}, errors=(str(exc),))
+        return name, build_book(name, statements, [s.file for s in statements], not_after)
+
+    return dict(await asyncio.gather(*(one(n, c) for n, c in apis.items())))
+
+
+def por_books(
+    registry: Registry, reads: Mapping[str, ChainRead], now: datetime | None = None
+) -> dict[str, CustodyBook]:
+    """The books of the used `chainlink-por` custodians, from the feeds the chains' readers
+    read in their pinned blocks."""
+    from .custody import chainlink
+
+    not_after = None if now is None else now + registry.policy.clock_skew
+    return {
+        name: chainlink.book(name, c.feeds or {}, reads, not_after)
+        for name, c in _used(registry).items()
+        if c.format == "chainlink-por"
     }
 
 
@@ -86,6 +121,11 @@ async def read_chains(
     for token in registry.tokens:
         for dep in token.deployments:
             by_chain.setdefault(dep.chain, []).append(dep)
+    from .custody.chainlink import feeds_by_chain
+
+    feeds = feeds_by_chain(_used(registry))
+    for name in feeds:  # a chain read only for its feeds
+        by_chain.setdefault(name, [])
 
     shown = as_progress(progress)
     async with make_client() as client:
@@ -105,6 +145,13 @@ async def read_chains(
                 clock_skew=registry.policy.clock_skew,
                 watch=watches[name],
             )
+            if feeds.get(name):
+                if not hasattr(readers[name], "feeds"):
+                    raise InputError(
+                        f"chain {name!r} ({chain.type}) cannot read Proof of Reserve feeds",
+                        file=registry.source,
+                    )
+                readers[name].feeds = feeds[name]  # type: ignore[attr-defined]
 
         async def one(name: str, deps: Sequence[DeploymentModel]) -> tuple[str, ChainRead]:
             reader = readers[name]
@@ -142,18 +189,25 @@ def run(
 async def _read_both(
     registry: Registry, now: datetime, shown: Progress, deadline_s: float | None
 ) -> tuple[dict[str, CustodyBook], dict[str, ChainRead]]:
-    """The custody files are parsed (in a worker thread) while the chains are read: the
-    event loop mostly waits for the nodes, and 10,000 holdings take a noticeable time to
-    parse. An error in the custody files cancels the chain reads."""
+    """The custody files are parsed (in a worker thread) while the chains and the custody
+    APIs are read: the event loop mostly waits for the nodes, and 10,000 holdings take a
+    noticeable time to parse. An error in the custody files cancels the rest."""
     chains = asyncio.create_task(
         read_chains(registry, progress=shown, deadline_s=deadline_s, now=now)
     )
+    apis = asyncio.create_task(read_sources(registry, now))
     try:
         books = await asyncio.to_thread(read_custody, registry, now)
     except BaseException:
-        chains.cancel()
-        with contextlib.suppress(BaseException):
-            await chains
+        for task in (chains, apis):
+            task.cancel()
+        for task in (chains, apis):
+            with contextlib.suppress(BaseException):
+                await task
         raise
-    shown.say(f"read {sum(len(b.files) for b in books.values())} attestation file(s)")
-    return books, await chains
+    files = sum(len(b.files) for b in books.values())
+    shown.say(f"read {files} attestation file(s)")
+    reads = await chains
+    books.update(await apis)
+    books.update(por_books(registry, reads, now))
+    return books, reads

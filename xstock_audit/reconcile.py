@@ -61,6 +61,21 @@ class AttestationUsed:
     as_of: datetime
     quantity: Decimal
     stale: bool
+    custodian: str = ""
+    #: the file's verified signature(s) (None: the custodian declares no key)
+    signature: str | None = None
+    #: held but not available (pending, in transit, pledged): not in `quantity`, because the
+    #: custodian does not say `count_unavailable: true`
+    unavailable: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class CustodySource:
+    """One custodian of a token: its name, its book (None: nothing read) and `max_age`."""
+
+    name: str
+    book: CustodyBook | None
+    max_age: timedelta
 
 
 @dataclass(frozen=True)
@@ -109,51 +124,73 @@ def exit_code(statuses: Iterable[Status]) -> int:
 class _Custody:
     total: Decimal
     used: tuple[AttestationUsed, ...]
-    #: the statements older than max_age among those that count (oldest first)
-    stale: tuple[Statement, ...]
-    #: no fresh statement at all
-    none_fresh: bool
-    #: why custody cannot be trusted (future-dated statements), one message each
+    #: the statements older than their custodian's max_age among those that count (oldest
+    #: first), with that max_age
+    stale: tuple[tuple[Statement, timedelta], ...]
+    #: the custodians with no fresh statement at all, with their max_age
+    none_fresh: tuple[tuple[str, timedelta], ...]
+    #: why custody cannot be trusted (future-dated statements, a source that failed), one
+    #: message each: ERROR
     untrusted: tuple[str, ...]
+    #: files not read because of their signature: UNVERIFIED
+    unverified: tuple[str, ...] = ()
 
 
 def _custody(
-    token: Token, book: CustodyBook, max_age: timedelta, now: datetime, clock_skew: timedelta
+    token: Token, sources: Sequence[CustodySource], now: datetime, clock_skew: timedelta
 ) -> _Custody:
     used: list[AttestationUsed] = []
-    stale: list[Statement] = []
+    stale: list[tuple[Statement, timedelta]] = []
+    none_fresh: list[tuple[str, timedelta]] = []
+    untrusted: list[str] = []
+    unverified: list[str] = []
     total = Decimal(0)
-    any_fresh = False
-    for statement, holding in book.positions(token.isin):
-        is_stale = now - statement.as_of > max_age
-        any_fresh = any_fresh or not is_stale
-        if holding is None:
+    for source in sources:
+        book = source.book
+        if book is None:
+            none_fresh.append((source.name, source.max_age))
             continue
-        used.append(
-            AttestationUsed(
-                file=holding.file or statement.file,
-                account=statement.account,
-                as_of=statement.as_of,
-                quantity=holding.quantity,
-                stale=is_stale,
+        any_fresh = False
+        for statement, holding in book.positions(token.isin):
+            is_stale = now - statement.as_of > source.max_age
+            any_fresh = any_fresh or not is_stale
+            if holding is None:
+                continue
+            used.append(
+                AttestationUsed(
+                    file=holding.file or statement.file,
+                    account=statement.account,
+                    as_of=statement.as_of,
+                    quantity=holding.quantity,
+                    stale=is_stale,
+                    custodian=source.name,
+                    signature=statement.signature,
+                    unavailable=holding.unavailable,
+                )
             )
+            total = amounts.add(total, holding.quantity)
+            if is_stale:
+                stale.append((statement, source.max_age))
+        if not any_fresh:
+            none_fresh.append((source.name, source.max_age))
+        untrusted.extend(
+            f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
+            f"than this run's start plus clock_skew {setting(clock_skew)}: not used; custody "
+            f"of {source.name!r} is unknown until the statement is corrected"
+            for account in sorted(book.future)
+            for st in book.future[account]
         )
-        total = amounts.add(total, holding.quantity)
-        if is_stale:
-            stale.append(statement)
-    untrusted = tuple(
-        f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
-        f"than this run's start plus clock_skew {setting(clock_skew)}: not used; custody of "
-        f"{token.custodians[0]!r} is unknown until the statement is corrected"
-        for account in sorted(book.future)
-        for st in book.future[account]
-    )
+        untrusted.extend(f"custodian {source.name!r}: {e}" for e in book.errors)
+        if token.isin in book.isin_errors:
+            untrusted.append(f"custodian {source.name!r}: {book.isin_errors[token.isin]}")
+        unverified.extend(f"custodian {source.name!r}: {m}" for m in book.unverified)
     return _Custody(
         total=total,
         used=tuple(used),
-        stale=tuple(sorted(stale, key=lambda st: st.as_of)),
-        none_fresh=not any_fresh,
-        untrusted=untrusted,
+        stale=tuple(sorted(stale, key=lambda sm: sm[0].as_of)),
+        none_fresh=tuple(none_fresh),
+        untrusted=tuple(untrusted),
+        unverified=tuple(unverified),
     )
 
 
@@ -166,20 +203,20 @@ def _against(difference: Decimal, tolerance: Decimal) -> str:
     return "backed"
 
 
-def _stale_message(
-    token: Token, c: _Custody, max_age: timedelta, now: datetime, verdict: str
-) -> str:
+def _stale_message(token: Token, c: _Custody, now: datetime, verdict: str) -> str:
     if not c.stale:  # no fresh statement, and none of them holds the ISIN
-        return (
-            f"every statement of custodian {token.custodians[0]!r} is older than max_age "
-            f"{setting(max_age)}; against them (no holding of {token.isin}) the token is "
-            f"{verdict}"
+        names = " and ".join(
+            f"custodian {n!r} is older than max_age {setting(m)}" for n, m in c.none_fresh
         )
-    oldest = c.stale[0]
+        return (
+            f"every statement of {names}; against them (no holding of {token.isin}) the "
+            f"token is {verdict}"
+        )
+    oldest, max_age = c.stale[0]
     accounts = (
         f"account {oldest.account}"
         if len(c.stale) == 1
-        else f"oldest of {len(c.stale)} accounts: {', '.join(st.account for st in c.stale)}"
+        else f"oldest of {len(c.stale)} accounts: {', '.join(st.account for st, _ in c.stale)}"
     )
     return (
         f"custody as of {iso(oldest.as_of)} ({accounts}) is {age(now - oldest.as_of)} old, "
@@ -217,9 +254,15 @@ def reconcile_token(
     max_age: timedelta | float,
     now: datetime,
     clock_skew: timedelta = timedelta(minutes=5),
+    *,
+    sources: Sequence[CustodySource] | None = None,
 ) -> TokenResult:
+    """One token's verdict. Its custody is `book` (its one custodian's), or the sum over
+    `sources` when the token has several custodians."""
     if not isinstance(max_age, timedelta):
         max_age = timedelta(seconds=max_age)
+    if sources is None:
+        sources = (CustodySource(token.custodians[0], book, max_age),)
     deployments: list[DeploymentResult] = []
     errors: list[str] = []
     for dep in token.deployments:
@@ -243,15 +286,21 @@ def reconcile_token(
             messages=(*messages, *errors, reason),
         )
 
-    if book is None or not (book.latest or book.future):
-        messages.append(f"no attestation found for custodian {token.custodians[0]!r}")
-    if book is None:
-        c = _Custody(Decimal(0), (), (), True, ())
-    else:
-        try:
-            c = _custody(token, book, max_age, now, clock_skew)
-        except ArithmeticError as exc:
-            return unknown(f"arithmetic on the custody figures: {amounts.failure(exc)}")
+    for source in sources:
+        b = source.book
+        if b is None or not (b.latest or b.future or b.unverified or b.errors):
+            messages.append(f"no attestation found for custodian {source.name!r}")
+    try:
+        c = _custody(token, sources, now, clock_skew)
+    except ArithmeticError as exc:
+        return unknown(f"arithmetic on the custody figures: {amounts.failure(exc)}")
+    for a in c.used:
+        if a.unavailable:
+            messages.append(
+                f"account {a.account} ({a.custodian}) also holds {amounts.fmt_short(a.unavailable)}"
+                " that is not available (pending, in transit or pledged): not counted "
+                "(count_unavailable: false)"
+            )
     try:
         onchain_read = amounts.add(
             *(d.circulating for d in deployments if d.circulating is not None)
@@ -261,9 +310,9 @@ def reconcile_token(
     except ArithmeticError as exc:
         return unknown(f"arithmetic: {amounts.failure(exc)}", c.used)
 
-    stale = bool(c.stale) or c.none_fresh
+    stale = bool(c.stale) or bool(c.none_fresh)
     short = difference < -tolerance
-    complete = not errors and not c.untrusted
+    complete = not errors and not c.untrusted and not c.unverified
     if stale:
         verdict = _against(difference, tolerance)
         if errors:
@@ -272,22 +321,24 @@ def reconcile_token(
                 if short
                 else "unknown (a deployment was not read)"
             )
-        if book is not None and book.latest:
-            messages.append(_stale_message(token, c, max_age, now, verdict))
+        if any(s.book is not None and s.book.latest for s in sources):
+            messages.append(_stale_message(token, c, now, verdict))
     messages.extend(errors)
     messages.extend(c.untrusted)
-    if c.untrusted:
+    messages.extend(c.unverified)
+    # precedence: ERROR, UNVERIFIED, UNDER (when proven), STALE, OVER, BACKED
+    proven_short = short and not stale and not c.unverified
+    if c.untrusted or (errors and not proven_short):
         status = Status.ERROR
+    elif c.unverified:
+        status = Status.UNVERIFIED
     elif errors:
-        if short and not stale:
-            status = Status.UNDER
-            messages.append(
-                f"custody {amounts.fmt_short(c.total)} is short even of the deployments that "
-                f"could be read ({amounts.fmt_short(onchain_read)}): the shortfall is at least "
-                f"{amounts.fmt_short(-difference)}"
-            )
-        else:
-            status = Status.ERROR
+        status = Status.UNDER
+        messages.append(
+            f"custody {amounts.fmt_short(c.total)} is short even of the deployments that "
+            f"could be read ({amounts.fmt_short(onchain_read)}): the shortfall is at least "
+            f"{amounts.fmt_short(-difference)}"
+        )
     elif stale:
         status = Status.STALE
     elif short:
@@ -301,7 +352,7 @@ def reconcile_token(
         isin=token.isin,
         status=status,
         onchain=onchain_read if not errors else None,
-        custody=None if c.untrusted else c.total,
+        custody=None if c.untrusted or c.unverified else c.total,
         difference=difference if complete else None,
         tolerance=tolerance,
         deployments=tuple(deployments),
@@ -322,15 +373,19 @@ def reconcile(
     for token in registry.tokens:
         if symbols and token.symbol not in symbols:
             continue
-        custodian = registry.custodians[token.custodians[0]]
+        sources = [
+            CustodySource(name, books.get(name), registry.custodians[name].max_age)
+            for name in token.custodians
+        ]
         tokens.append(
             reconcile_token(
                 token,
                 reads,
-                books.get(token.custodians[0]),
-                custodian.max_age,
+                sources[0].book,
+                sources[0].max_age,
                 now,
                 registry.policy.clock_skew,
+                sources=sources,
             )
         )
     summary = {s: 0 for s in Status}

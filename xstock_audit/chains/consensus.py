@@ -95,6 +95,14 @@ def merge(reads: Sequence[ChainRead]) -> ChainRead:
                 merged = replace(supply, error=problem)
                 break
         supplies[key] = merged
+    feeds = {
+        address: (
+            feed
+            if all(r.feeds.get(address) == feed for r in reads[1:])
+            else replace(feed, error=f"the endpoints disagree on feed {address}'s latest round")
+        )
+        for address, feed in first.feeds.items()
+    }
     quorum = QuorumRead(
         hosts=tuple(hosts),
         unit=first.pin.unit,
@@ -103,6 +111,7 @@ def merge(reads: Sequence[ChainRead]) -> ChainRead:
     return replace(
         first,
         supplies=supplies,
+        feeds=feeds,
         notes=(*first.notes, quorum),
         requests=sum(r.requests for r in reads),
         retries=sum(r.retries for r in reads),

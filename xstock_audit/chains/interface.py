@@ -166,6 +166,22 @@ class ChainRead:
     #: HTTP requests the read took, and retries among them, over the chain's endpoints
     requests: int = 0
     retries: int = 0
+    #: Proof of Reserve feeds read at the same block (custody `chainlink-por`), by address
+    feeds: Mapping[str, FeedRound] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedRound:
+    """A Chainlink-style aggregator's latest round, read in the chain's pinned block:
+    `latestRoundData()` and `decimals()`. `error` says why it could not be read."""
+
+    address: str
+    round_id: int = 0
+    answer: int = 0
+    updated_at: int = 0
+    answered_in_round: int = 0
+    decimals: int = 0
+    error: str | None = None
 
 
 # --- the registry side -------------------------------------------------------------------------

@@ -96,7 +96,13 @@ def _display(path: Path, base: Path) -> str:
         return str(path)
 
 
+#: a signature beside an attestation file (`FILE.minisig`, `FILE.sig`): never an attestation
+SIGNATURE_SUFFIXES = (".minisig", ".sig")
+
+
 def expand(patterns: Sequence[str], base_dir: Path) -> list[Path]:
+    """The files the globs match (relative to `base_dir`), in order, each once; signature
+    files are left out (a custodian's `statements/*` also matches `a.xml.minisig`)."""
     files: dict[str, Path] = {}
     for pattern in patterns:
         full = (
@@ -106,7 +112,7 @@ def expand(patterns: Sequence[str], base_dir: Path) -> list[Path]:
         )
         for match in sorted(glob.glob(full, recursive=True)):
             p = Path(match)
-            if p.is_file():
+            if p.is_file() and not p.name.endswith(SIGNATURE_SUFFIXES):
                 files.setdefault(str(p.resolve()), p)
     return list(files.values())
 
@@ -119,16 +125,45 @@ def read_files(
 ) -> list[Statement]:
     """Every file's statements; `format` is the custodian's (`auto`: by content, then
     suffix), `options` its settings (default: UTC)."""
-    from ..yamlsrc import read_text
+    return _read_signed(paths, base_dir, format, options, None, None)[0]
+
+
+def _read_signed(
+    paths: Sequence[Path],
+    base_dir: Path,
+    format: str,
+    options: ParseOptions | None,
+    public_key: str | None,
+    signer: str | None,
+) -> tuple[list[Statement], list[str]]:
+    """The statements of the files whose signatures verify (every file, when no key is
+    declared), and one message per file that was not read because of its signature."""
+    from ..yamlsrc import decode_text, read_text
 
     opts = options or ParseOptions()
     statements: list[Statement] = []
+    refused: list[str] = []
     for path in paths:
         display = _display(path, base_dir)
-        text = read_text(path, display)
+        signature: str | None = None
+        if public_key is None and signer is None:
+            text = read_text(path, display)
+        else:
+            from .signatures import verify
+
+            data, checks = verify(path, display, public_key, signer)
+            failed = [c for c in checks if not c.ok]
+            if failed:
+                refused.extend(f"attestation {display} not read: {c.describe()}" for c in failed)
+                continue
+            signature = "; ".join(c.describe() for c in checks)
+            text = decode_text(data, display)
         fmt = choose_format(path, text, display, format)
-        statements.extend(fmt.parse_with(text, display, opts))
-    return statements
+        found = fmt.parse_with(text, display, opts)
+        if signature is not None:
+            found = [replace(st, signature=signature) for st in found]
+        statements.extend(found)
+    return statements, refused
 
 
 def build_book(
@@ -215,12 +250,19 @@ def read_custodian(
     format: str = AUTO,
     options: ParseOptions | None = None,
     count_unavailable: bool = False,
+    public_key: str | None = None,
+    signer: str | None = None,
 ) -> CustodyBook:
     """The custodian's book. With `count_unavailable` (the custodian's setting) each
     holding's not-available part is counted: it is added to `quantity` (and `unavailable`
-    becomes 0), so reconcile counts what the custodian holds, available or not."""
+    becomes 0), so reconcile counts what the custodian holds, available or not.
+
+    With a `public_key` (minisign) or a `signer` (EIP-191), a file is read only when its
+    signature verifies; the others are listed in `CustodyBook.unverified` (the custodian's
+    tokens are UNVERIFIED) and their content is never used."""
     paths = expand(patterns, base_dir)
-    statements = read_files(paths, base_dir, format, options)
+    statements, refused = _read_signed(paths, base_dir, format, options, public_key, signer)
     if count_unavailable:
         statements = [_count_unavailable(st) for st in statements]
-    return build_book(custodian, statements, [_display(p, base_dir) for p in paths], not_after)
+    book = build_book(custodian, statements, [_display(p, base_dir) for p in paths], not_after)
+    return replace(book, unverified=tuple(refused)) if refused else book

@@ -58,6 +58,8 @@ class Statement:
     custodian: str | None = None
     custodian_line: int | None = None
     custodian_field: str = "custodian"
+    #: the file's verified signature(s), as the report shows them (None: not signed)
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,14 @@ class CustodyBook:
     #: per account, statements dated after the run's start plus clock_skew: not used, and
     #: they make every token of this custodian ERROR (see reconcile)
     future: Mapping[str, tuple[Statement, ...]] = field(default_factory=dict)
+    #: files not read because their signature is missing or does not verify, one message
+    #: each: every token of this custodian is UNVERIFIED
+    unverified: tuple[str, ...] = ()
+    #: why the source could not be read at all (an API's answer): every token is ERROR
+    errors: tuple[str, ...] = ()
+    #: per ISIN, why that ISIN's custody is unknown (a Proof of Reserve round that can't be
+    #: trusted): the tokens of that ISIN are ERROR
+    isin_errors: Mapping[str, str] = field(default_factory=dict)
 
     def positions(self, isin: str) -> list[tuple[Statement, Holding | None]]:
         """Each account's newest statement and its holding of `isin` (None: holds none).

@@ -46,4 +46,23 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
                     )
                 )
             places.setdefault(k, (i, j))
+    for name, custodian in reg.custodians.items():
+        for isin, feed in (custodian.feeds or {}).items():
+            chain = reg.chains.get(feed.chain)
+            where = ("custodians", name, "feeds", isin, "chain")
+            if chain is None:
+                errors.append(
+                    smap.error(
+                        where,
+                        f"unknown chain {feed.chain!r}; defined: " + ", ".join(sorted(reg.chains)),
+                    )
+                )
+            elif chain.type != "evm":
+                errors.append(
+                    smap.error(
+                        where,
+                        f"chain {feed.chain!r} is type {chain.type}: Proof of Reserve feeds are "
+                        "read on EVM chains",
+                    )
+                )
     raise_all(errors)

@@ -60,11 +60,14 @@ def _token(t: TokenResult) -> dict[str, Any]:
         "deployments": [_deployment(d) for d in t.deployments],
         "attestations": [
             {
+                "custodian": a.custodian,
                 "file": a.file,
                 "account": a.account,
                 "as_of": iso(a.as_of),
                 "quantity": fmt(a.quantity),
+                "unavailable": fmt(a.unavailable),
                 "stale": a.stale,
+                "signature": a.signature,
             }
             for a in t.attestations
         ],

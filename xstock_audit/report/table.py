@@ -139,7 +139,13 @@ def render(result: AuditResult, options: Options) -> str:
                 fmt_short(a.quantity),
                 "",
                 "stale" if a.stale else "",
-                f"as of {iso(a.as_of)} ({a.file})",
+                f"as of {iso(a.as_of)} ({a.file})"
+                + (f"; {a.signature}" if a.signature else "")
+                + (
+                    f"; not available, not counted: {fmt_short(a.unavailable)}"
+                    if a.unavailable
+                    else ""
+                ),
             )
     console.print(table)
     for t in result.tokens:

@@ -42,12 +42,14 @@ from .values import (
     SEL_BALANCE_OF,
     SEL_CURRENT_MULTIPLIER,
     SEL_DECIMALS,
+    SEL_LATEST_ROUND_DATA,
     SEL_MULTIPLIER,
     SEL_NEW_MULTIPLIER,
     SEL_TOTAL_SUPPLY,
     CallResult,
     Failure,
     Plan,
+    feed_round,
     supply,
     uint,
 )
@@ -100,6 +102,9 @@ class EvmReader(JsonRpcReader):
     unit = "block"
 
     chain: EvmChain
+    #: Proof of Reserve aggregators to read in the same block (custody `chainlink-por`); set
+    #: by the audit before `read`
+    feeds: tuple[str, ...] = ()
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None
@@ -258,6 +263,10 @@ class EvmReader(JsonRpcReader):
             )
             for d in deps
         ]
+        feed_plans = {
+            address: (call(address, SEL_LATEST_ROUND_DATA), call(address, SEL_DECIMALS))
+            for address in self.feeds
+        }
         results: list[CallResult] | None = None
         if has_multicall and self.chain.multicall:
             clock = -1
@@ -290,6 +299,7 @@ class EvmReader(JsonRpcReader):
             pin=Pin(self.name, "evm", number, from_unix(timestamp), ep.shown),
             supplies=supplies,
             requests=ep.stats.http_requests,
+            feeds={a: feed_round(a, results[r], results[d]) for a, (r, d) in feed_plans.items()},
         )
 
     def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int, int]]:

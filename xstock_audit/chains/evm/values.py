@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from ... import amounts
 from ...timefmt import from_unix
-from ..interface import DeploymentSupply, MultiplierSchedule
+from ..interface import DeploymentSupply, FeedRound, MultiplierSchedule
 from .models import EvmDeployment
 
 # 4-byte selectors (keccak of the signature; tests recompute them with eth-utils)
@@ -24,6 +24,9 @@ SEL_MULTIPLIER = bytes.fromhex("1b3ed722")
 SEL_CURRENT_MULTIPLIER = bytes.fromhex("2b63c300")
 SEL_NEW_MULTIPLIER = bytes.fromhex("60638067")
 SEL_ACTIVATION = bytes.fromhex("5416d876")
+#: latestRoundData() returns (uint80 roundId, int256 answer, uint256 startedAt,
+#: uint256 updatedAt, uint80 answeredInRound) -- Chainlink's AggregatorV3Interface
+SEL_LATEST_ROUND_DATA = bytes.fromhex("feaf968c")
 
 
 @dataclass(frozen=True)
@@ -150,4 +153,32 @@ def supply(
         circulating=amounts.sub(total, excluded),
         details=details,
         schedule=schedule,
+    )
+
+
+def feed_round(address: str, latest: CallResult, decimals: CallResult) -> FeedRound:
+    """An aggregator's latest round from the results of `latestRoundData()` and
+    `decimals()`; what it means for custody is decided by the custody side."""
+    for what, r in (("latestRoundData()", latest), ("decimals()", decimals)):
+        if isinstance(r, Failure):
+            text = f"{what} reverted: is {address} an aggregator?" if r.revert else r.message
+            return FeedRound(address, error=text)
+    assert isinstance(latest, bytes) and isinstance(decimals, bytes)
+    if len(latest) < 5 * 32:
+        return FeedRound(address, error=f"latestRoundData() returned {len(latest)} bytes")
+    try:
+        places = uint(decimals)
+    except ValueError as exc:
+        return FeedRound(address, error=f"decimals(): {exc}")
+    words = [int.from_bytes(latest[i * 32 : (i + 1) * 32], "big") for i in range(5)]
+    answer = words[1] - (1 << 256) if words[1] >> 255 else words[1]  # int256
+    if places > 77:
+        return FeedRound(address, error=f"decimals() returned {places}")
+    return FeedRound(
+        address,
+        round_id=words[0],
+        answer=answer,
+        updated_at=words[3],
+        answered_in_round=words[4],
+        decimals=places,
     )
