@@ -148,7 +148,8 @@ _BPS_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*bps\s*$")
 
 
 def parse_tolerance(value: object) -> Tolerance:
-    """`"0.000001"`, `"5bps"`, `{units: "0.000001", bps: 5}`, or a plain int. ValueError if bad."""
+    """`"0.000001"`, `"5bps"`, `"0.5%"`, `{units: "0.000001", bps: 5}`, or a plain int.
+    ValueError if bad."""
     if isinstance(value, bool | float):
         raise ValueError("write the tolerance as a quoted decimal string (floats are inexact)")
     if isinstance(value, int):
@@ -157,6 +158,8 @@ def parse_tolerance(value: object) -> Tolerance:
         m = _BPS_RE.match(value)
         if m:
             return Tolerance(bps=Decimal(m.group(1)))
+        if value.strip().endswith("%"):  # "0.5%" = 50 bps
+            return Tolerance(bps=EXACT.multiply(parse_quantity(value.strip()[:-1]), Decimal(100)))
         return Tolerance(units=parse_quantity(value))
     if isinstance(value, dict):
         unknown = set(value) - {"units", "bps"}

@@ -27,6 +27,7 @@ from enum import StrEnum
 from . import amounts
 from .chains.interface import ChainRead, DeploymentModel, DeploymentSupply
 from .custody import CustodyBook, Statement
+from .policy import Gate, Ignore
 from .registry import Registry, Token
 from .timefmt import age, iso, setting
 
@@ -104,9 +105,13 @@ class AuditResult:
     chains: Mapping[str, ChainRead]
     tokens: tuple[TokenResult, ...]
     summary: Mapping[Status, int] = field(default_factory=dict)
+    #: what the gate decided (`policy.fail_on`, ignores); None: the default gate
+    gate: Gate | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.gate is not None:
+            return self.gate.exit_code
         return exit_code(t.status for t in self.tokens)
 
 
@@ -368,7 +373,13 @@ def reconcile(
     books: Mapping[str, CustodyBook],
     now: datetime,
     symbols: Sequence[str] | None = None,
+    *,
+    fail_on: Sequence[str] | None = None,
+    ignores: Sequence[Ignore] = (),
 ) -> AuditResult:
+    """Every token's verdict and the gate: `fail_on` (default the registry's
+    `policy.fail_on`) and the ignores (the registry's `policy.ignore` and `ignores`, the
+    command line's, which win for the same symbol)."""
     tokens = []
     for token in registry.tokens:
         if symbols and token.symbol not in symbols:
@@ -391,9 +402,22 @@ def reconcile(
     summary = {s: 0 for s in Status}
     for t in tokens:
         summary[t.status] += 1
+    from .policy import decide
+
+    by_symbol = {
+        ig.symbol: Ignore(ig.symbol, ig.reason, ig.until, "registry")
+        for ig in registry.policy.ignore
+    }
+    by_symbol.update({ig.symbol: ig for ig in ignores})
+    gate = decide(
+        ((t.symbol, t.status.value) for t in tokens),
+        registry.policy.fail_on if fail_on is None else fail_on,
+        list(by_symbol.values()),
+    )
     return AuditResult(
         generated_at=now,
         chains=dict(reads),
         tokens=tuple(tokens),
         summary=summary,
+        gate=gate,
     )

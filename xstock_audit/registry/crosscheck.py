@@ -65,4 +65,19 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
                         "read on EVM chains",
                     )
                 )
+    from datetime import UTC, datetime
+
+    from ..policy import Ignore, check_not_expired
+
+    today = datetime.now(UTC).date()
+    for n_ig, ig in enumerate(reg.policy.ignore):
+        at: tuple[str | int, ...] = ("policy", "ignore", n_ig)
+        if ig.symbol not in symbols:
+            errors.append(
+                smap.error((*at, "symbol"), f"no token has symbol {ig.symbol!r} to ignore")
+            )
+        try:
+            check_not_expired(Ignore(ig.symbol, ig.reason, ig.until), today)
+        except ValueError as exc:
+            errors.append(smap.error((*at, "until"), str(exc)))
     raise_all(errors)

@@ -7,7 +7,7 @@ schema sees them (see `typed.py`), so here they are already typed.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import amounts, identifiers
 from ..chains.interface import ChainSettings, DeploymentModel
+from ..policy import DEFAULT_FAIL_ON
 from ..settings import Duration, DurationOrZero, Model
 
 DEFAULT_REGISTRY = "xstock-audit.yaml"
@@ -146,10 +147,43 @@ class Custodian(Model):
         return self
 
 
+class IgnoreEntry(Model):
+    """A token the gate does not fail on (it is still audited and shown)."""
+
+    symbol: Annotated[str, Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=1)]
+    until: date | None = None
+
+
 class Policy(Model):
     #: the allowance for clocks: a statement or block dated later than the run's start plus
     #: this is in the future
     clock_skew: DurationOrZero = timedelta(minutes=5)
+    #: the statuses that fail the gate (exit 1 for UNDER, 3 for the others)
+    fail_on: list[str] = Field(default_factory=lambda: [s.lower() for s in DEFAULT_FAIL_ON])
+    #: `history`: on-chain supply moved since the custody as-of by more than this
+    drift: amounts.Tolerance | None = None
+    #: `history`: supply moved between two runs by more than this
+    jump: amounts.Tolerance | None = None
+    ignore: list[IgnoreEntry] = Field(default_factory=list)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, v: object) -> object:
+        from ..policy import parse_fail_on
+
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError("fail_on is a list of statuses, e.g. [under, stale, error]")
+        return [s.lower() for s in parse_fail_on(",".join(v))]
+
+    @field_validator("drift", "jump", mode="before")
+    @classmethod
+    def _limits(cls, v: object) -> object:
+        if v is None or isinstance(v, amounts.Tolerance):
+            return v
+        return amounts.parse_tolerance(v)
 
 
 class Token(Model):

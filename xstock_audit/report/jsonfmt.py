@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import text
 from ..amounts import fmt, fmt_short
+from ..policy import Gate
 from ..reconcile import AuditResult, DeploymentResult, Status, TokenResult
 from . import Options, ReportFormat, iso, multiplier, token_messages
 
@@ -97,7 +98,25 @@ def document(result: AuditResult) -> dict[str, Any]:
         "chains": chains,
         "tokens": [_token(t) for t in result.tokens],
         "summary": {s.value: result.summary.get(s, 0) for s in Status},
+        "gate": None if result.gate is None else _gate(result.gate),
         "exit_code": result.exit_code,
+    }
+
+
+def _gate(gate: Gate) -> dict[str, Any]:
+    return {
+        "fail_on": [s.lower() for s in gate.fail_on],
+        "failed": list(gate.failed),
+        "ignored": [
+            {
+                "symbol": ig.symbol,
+                "reason": ig.reason,
+                "until": None if ig.until is None else ig.until.isoformat(),
+                "source": ig.source,
+            }
+            for ig in gate.ignored
+        ],
+        "passed": gate.passed,
     }
 
 
