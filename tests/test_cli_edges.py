@@ -441,8 +441,8 @@ def test_timeout_must_be_finite_and_at_least_1(tmp_path: Path, value: str) -> No
     p = run("check", str(tmp_path / "r.yaml"), "--timeout", value)
     assert (p.returncode, p.stdout) == (2, "")
     assert usage_error(p.stderr) == (
-        f"Invalid value for '--timeout': must be a finite number of seconds, at least 1 "
-        f"(got {value!r})"
+        "Invalid value for '--timeout' (env var: 'XSTOCK_AUDIT_TIMEOUT'): must be a finite "
+        f"number of seconds, at least 1 (got {value!r})"
     )
     assert "Traceback" not in p.stderr
 

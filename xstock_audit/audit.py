@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from .chains.interface import ChainRead, ChainReader, DeploymentModel, family
 from .custody import CustodyBook, ParseOptions, read_custodian
 from .errors import InputError
+from .policy import Ignore
 from .progress import ChainWatch, Progress, as_progress
-from .reconcile import AuditResult, reconcile
+from .reconcile import AuditResult, PlannedMint, reconcile
 from .registry import Registry
 from .registry.schema import SOURCE_FORMATS, Custodian
 
@@ -179,11 +180,16 @@ def run(
     now: datetime | None = None,
     progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
+    fail_on: Sequence[str] | None = None,
+    ignores: Sequence[Ignore] = (),
+    mints: Mapping[str, Sequence[PlannedMint]] | None = None,
 ) -> AuditResult:
+    """The whole audit. `fail_on`, `ignores` and `mints` are the gate's inputs from the
+    command line (see `reconcile.reconcile`)."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
     books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s))
-    return reconcile(registry, reads, books, now)
+    return reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
 
 
 async def _read_both(

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -22,7 +22,6 @@ from .completion import completion_args
 from .errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from .output import (
     folder_option_problem,
-    output_problem,
     pipe_width,
     terminal_width,
     write_atomic,
@@ -90,6 +89,7 @@ FormatOption = Annotated[
         metavar="FORMAT",
         parser=_format_name,
         autocompletion=_format_names,
+        envvar="XSTOCK_AUDIT_FORMAT",
         help=FORMAT_HELP,
     ),
 ]
@@ -156,6 +156,22 @@ def _progress(enabled: bool) -> TerminalProgress | None:
     return terminal_progress()
 
 
+def _env(option: str) -> str:
+    """The environment variable that gives an option of `check` (`--fail-on` ->
+    XSTOCK_AUDIT_FAIL_ON): cron lines and CI jobs stay short."""
+    return "XSTOCK_AUDIT_" + option.lstrip("-").upper().replace("-", "_")
+
+
+def _out(option: str, what: str) -> Any:
+    return typer.Option(
+        option,
+        metavar="FILE",
+        envvar=_env(option),
+        help=f"Also write the {what} report to FILE (atomically).",
+        rich_help_panel="Outputs",
+    )
+
+
 @app.command()
 @_reflowed
 def check(
@@ -166,6 +182,7 @@ def check(
                 "Registry YAML (tokens, chains, custodians); "
                 f"default: {DEFAULT_REGISTRY} in the current folder."
             ),
+            envvar="XSTOCK_AUDIT_REGISTRY",
             show_default=False,
         ),
     ] = None,
@@ -173,14 +190,25 @@ def check(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."
+            "--output",
+            "-o",
+            metavar="FILE",
+            envvar=_env("--output"),
+            help="Write the report to FILE instead of stdout.",
         ),
     ] = None,
     details: Annotated[
-        bool, typer.Option("--details", "-d", help="Show per-deployment and per-attestation rows.")
+        bool,
+        typer.Option(
+            "--details",
+            "-d",
+            envvar=_env("--details"),
+            help="Show per-deployment and per-attestation rows.",
+        ),
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")
+        bool,
+        typer.Option("--quiet", "-q", envvar=_env("--quiet"), help="No progress lines on stderr."),
     ] = False,
     timeout: Annotated[
         float,
@@ -188,14 +216,88 @@ def check(
             "--timeout",
             parser=_seconds,
             metavar="SECONDS",
+            envvar=_env("--timeout"),
             help=(
                 "Deadline for the whole run in seconds (a finite number, at least 1); "
                 "chains not read by then are ERROR."
             ),
         ),
     ] = 60.0,
+    output_json: Annotated[Path | None, _out("--output-json", "JSON")] = None,
+    output_junit: Annotated[Path | None, _out("--output-junit", "JUnit XML")] = None,
+    output_markdown: Annotated[Path | None, _out("--output-markdown", "Markdown")] = None,
+    output_prom: Annotated[
+        Path | None, _out("--output-prom", "Prometheus textfile (node_exporter)")
+    ] = None,
+    output_html: Annotated[Path | None, _out("--output-html", "self-contained HTML")] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            metavar="STATUSES",
+            envvar=_env("--fail-on"),
+            help=(
+                "Statuses that fail the run, comma-separated (default: the registry's "
+                "policy.fail_on, else under,stale,unverified,error; OVER fails only when "
+                "named)."
+            ),
+            rich_help_panel="Gate",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            metavar="SYMBOL:REASON[:UNTIL]",
+            help=(
+                "Do not fail on SYMBOL (still audited and shown, with REASON); UNTIL is an "
+                "ISO date after which the ignore is an error. Repeatable; from the "
+                "environment: XSTOCK_AUDIT_IGNORE, entries separated by ';'."
+            ),
+            rich_help_panel="Gate",
+        ),
+    ] = None,
+    mint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mint",
+            metavar="SYMBOL:AMOUNT[@CHAIN]",
+            envvar=_env("--mint"),
+            help=(
+                "Audit as if AMOUNT tokens of SYMBOL (on CHAIN, when it has several "
+                "deployments) were minted: a mint pipeline mints only on exit 0. Repeatable."
+            ),
+            rich_help_panel="Gate",
+        ),
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            metavar="DB",
+            envvar=_env("--history"),
+            help="Append this run to the SQLite history DB (see `xstock-audit history`).",
+            rich_help_panel="Outputs",
+        ),
+    ] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            envvar=_env("--notify"),
+            help=(
+                "POST a JSON message (Slack-compatible `text`) to URL when the gate fails "
+                "or a status changed since the previous run in --history."
+            ),
+            rich_help_panel="Outputs",
+        ),
+    ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks (secrets stay redacted).")
+        bool,
+        typer.Option(
+            "--debug", envvar=_env("--debug"), help="Show tracebacks (secrets stay redacted)."
+        ),
     ] = False,
 ) -> None:
     """Audit every token of REGISTRY and exit 0/1/2/3 (see `xstock-audit --help`).
@@ -203,15 +305,49 @@ def check(
     Reads all chains at one pinned block/slot each, reads the custodians' newest
     attestations, reconciles exactly (no floating point) and prints the report.
     With --format json and no -o, stdout carries only the JSON document.
+
+    Every option can also come from the environment, XSTOCK_AUDIT_<OPTION> (shown with
+    each option), and the registry from XSTOCK_AUDIT_REGISTRY.
     """
+    from . import checkrun
     from .errors import InputError, XstockAuditError
 
     if registry is None:
         registry = Path(DEFAULT_REGISTRY)
         if not registry.exists():
             _fail(NO_REGISTRY, EXIT_INPUT, debug)
-    if output is not None and (problem := output_problem(output, registry)):
-        _fail(f"error: --output {output}: {problem}", EXIT_INPUT, debug)
+    ignores = list(ignore or [])
+    if not ignores and os.environ.get("XSTOCK_AUDIT_IGNORE"):
+        ignores = [p for p in os.environ["XSTOCK_AUDIT_IGNORE"].split(";") if p.strip()]
+    extra = {
+        "json": output_json,
+        "junit": output_junit,
+        "markdown": output_markdown,
+        "prometheus": output_prom,
+        "html": output_html,
+    }
+    req = checkrun.CheckRequest(
+        registry=registry,
+        format=format,
+        output=output,
+        details=details,
+        quiet=quiet,
+        timeout=timeout,
+        outputs={k: v for k, v in extra.items() if v is not None},
+        ignores=ignores,
+        mints=list(mint or []),
+        history=history,
+        notify=notify,
+    )
+    if fail_on is not None:
+        from .policy import parse_fail_on
+
+        try:
+            req.fail_on = parse_fail_on(fail_on)
+        except ValueError as exc:
+            _fail(f"error: --fail-on: {exc}", EXIT_INPUT, debug)
+    if problems := checkrun.problems(req):
+        _fail("error: " + "\nerror: ".join(problems), EXIT_INPUT, debug)
     try:
         from . import audit
         from . import registry as registry_mod
@@ -219,7 +355,10 @@ def check(
         from .report.table import summary_line
 
         fmt = report_format(format)
+        for name in req.outputs:
+            report_format(name)  # an --output-FORMAT whose format is not installed: exit 2
         reg = registry_mod.load(registry)
+        ignores_in, mints_in = checkrun.gate_inputs(req, reg, checkrun.now())
         # the registry lives as long as the process: keep the collector from rescanning it
         # (10,000 tokens are a few hundred thousand objects), and from running at all for the
         # rest of this one-shot run -- the transport cuts its reference cycles (rpc.py), so
@@ -229,7 +368,14 @@ def check(
         gc.disable()
         # not with --quiet, nor when stdout carries a machine-readable document
         progress = _progress(not quiet and (not fmt.machine_readable or output is not None))
-        result = audit.run(reg, progress=progress, deadline_s=timeout)
+        result = audit.run(
+            reg,
+            progress=progress,
+            deadline_s=timeout,
+            fail_on=req.fail_on,
+            ignores=ignores_in,
+            mints=mints_in,
+        )
         to_terminal = output is None and sys.stdout.isatty()
         text = fmt.render(
             result,
@@ -239,6 +385,10 @@ def check(
                 width=terminal_width() if to_terminal else pipe_width(),
             ),
         )
+
+        def say(line: str) -> None:
+            sys.stderr.write(line + "\n")
+
         if output is None:
             try:
                 sys.stdout.write(text)
@@ -246,12 +396,16 @@ def check(
             except BrokenPipeError:  # `| head`: the finding stands, the report is cut short
                 _stdout_gone()
                 sys.stderr.write(BROKEN_PIPE + "\n" + summary_line(result) + "\n")
+                checkrun.write_extras(result, req, say)
+                checkrun.after_report(result, req, registry, say)
                 raise typer.Exit(result.exit_code or EXIT_INCOMPLETE) from None
         else:
             write_atomic(output, text)
-            sys.stderr.write(f"report written to {output}\n")
-        if output is not None or fmt.machine_readable:
-            sys.stderr.write(summary_line(result) + "\n")
+            say(f"report written to {output}")
+        checkrun.write_extras(result, req, say)
+        checkrun.after_report(result, req, registry, say)
+        if output is not None or fmt.machine_readable or req.outputs:
+            say(summary_line(result))
         global _fast_exit
         _fast_exit = True
         raise typer.Exit(result.exit_code)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 #: the statuses that fail a run unless the registry or the command line says otherwise
 DEFAULT_FAIL_ON = ("UNDER", "STALE", "UNVERIFIED", "ERROR")
@@ -127,3 +128,36 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 10
+
+
+def parse_mint(text: str, chains_of: dict[str, list[str]]) -> tuple[str, str, Decimal]:
+    """`SYMBOL:AMOUNT[@CHAIN]` -> (symbol, chain, amount). `chains_of` maps each symbol to the
+    chains of its deployments; `@CHAIN` is needed when there are several. ValueError with a
+    sentence for the user otherwise."""
+    from .amounts import parse_quantity
+
+    symbol, sep, rest = text.partition(":")
+    symbol = symbol.strip()
+    if not sep or not symbol or not rest.strip():
+        raise ValueError(f"{text!r}: write SYMBOL:AMOUNT or SYMBOL:AMOUNT@CHAIN, e.g. TSLAx:100")
+    amount_text, at, chain = rest.partition("@")
+    if symbol not in chains_of:
+        raise ValueError(f"{text!r}: no token has symbol {symbol!r}")
+    chains = chains_of[symbol]
+    chain = chain.strip()
+    if not at:
+        if len(chains) != 1:
+            raise ValueError(
+                f"{text!r}: {symbol} is on {', '.join(chains)}; name one: "
+                f"{symbol}:{amount_text.strip()}@{chains[0]}"
+            )
+        chain = chains[0]
+    elif chain not in chains:
+        raise ValueError(f"{text!r}: {symbol} has no deployment on {chain!r} ({', '.join(chains)})")
+    try:
+        amount = parse_quantity(amount_text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    if amount <= 0:
+        raise ValueError(f"{text!r}: a planned mint is a positive amount")
+    return symbol, chain, amount

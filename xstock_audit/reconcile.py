@@ -19,7 +19,7 @@ An amount that is not known is `None` (shown as null / `—`), never 0.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -71,6 +71,18 @@ class AttestationUsed:
 
 
 @dataclass(frozen=True)
+class PlannedMint:
+    """A mint a pipeline is about to make (`check --mint`), counted as if it had happened."""
+
+    chain: str
+    #: in tokens of that deployment (what the mint call is given, scaled by its decimals)
+    amount: Decimal
+    #: the shares it adds (x the multiplier applied to balances, x shares_per_token); None
+    #: when the deployment was not read
+    shares: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class CustodySource:
     """One custodian of a token: its name, its book (None: nothing read) and `max_age`."""
 
@@ -96,6 +108,8 @@ class TokenResult:
     messages: tuple[str, ...] = ()
     #: the sum over the deployments that were read: a lower bound of `onchain`
     onchain_read: Decimal | None = None
+    #: mints counted as if made (`check --mint`), included in `onchain`
+    planned_mints: tuple[PlannedMint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,6 +275,7 @@ def reconcile_token(
     clock_skew: timedelta = timedelta(minutes=5),
     *,
     sources: Sequence[CustodySource] | None = None,
+    mints: Sequence[PlannedMint] = (),
 ) -> TokenResult:
     """One token's verdict. Its custody is `book` (its one custodian's), or the sum over
     `sources` when the token has several custodians."""
@@ -306,9 +321,24 @@ def reconcile_token(
                 " that is not available (pending, in transit or pledged): not counted "
                 "(count_unavailable: false)"
             )
+    planned: list[PlannedMint] = []
     try:
+        for mint in mints:
+            d = next((d for d in deployments if d.supply.chain == mint.chain), None)
+            shares = None
+            if d is not None and d.circulating is not None:
+                s = d.supply
+                scale = s.multiplier if s.multiplier_applied else Decimal(1)
+                shares = amounts.mul(mint.amount, scale, token.shares_per_token)
+            planned.append(replace(mint, shares=shares))
+            if shares is not None:
+                messages.append(
+                    f"planned mint of {amounts.fmt_short(mint.amount)} on {mint.chain} "
+                    f"({amounts.fmt_short(shares)} shares) counted as made"
+                )
         onchain_read = amounts.add(
-            *(d.circulating for d in deployments if d.circulating is not None)
+            *(d.circulating for d in deployments if d.circulating is not None),
+            *(m.shares for m in planned if m.shares is not None),
         )
         tolerance = token.tolerance.for_onchain(onchain_read)
         difference = amounts.sub(c.total, onchain_read)
@@ -364,6 +394,7 @@ def reconcile_token(
         attestations=c.used,
         messages=tuple(messages),
         onchain_read=onchain_read,
+        planned_mints=tuple(planned),
     )
 
 
@@ -376,6 +407,7 @@ def reconcile(
     *,
     fail_on: Sequence[str] | None = None,
     ignores: Sequence[Ignore] = (),
+    mints: Mapping[str, Sequence[PlannedMint]] | None = None,
 ) -> AuditResult:
     """Every token's verdict and the gate: `fail_on` (default the registry's
     `policy.fail_on`) and the ignores (the registry's `policy.ignore` and `ignores`, the
@@ -397,6 +429,7 @@ def reconcile(
                 now,
                 registry.policy.clock_skew,
                 sources=sources,
+                mints=(mints or {}).get(token.symbol, ()),
             )
         )
     summary = {s: 0 for s in Status}

@@ -21,6 +21,9 @@ class Options:
     details: bool = False
     color: bool = False
     width: int | None = None
+    #: the content of the file this report replaces, for a format that carries something
+    #: over from the previous run (Prometheus: the last successful run's time); None: none
+    previous: str | None = None
 
 
 class ReportFormat(ABC):

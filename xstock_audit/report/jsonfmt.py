@@ -72,6 +72,10 @@ def _token(t: TokenResult) -> dict[str, Any]:
             }
             for a in t.attestations
         ],
+        "planned_mints": [
+            {"chain": m.chain, "amount": fmt(m.amount), "shares": _opt(m.shares)}
+            for m in t.planned_mints
+        ],
         "messages": token_messages(t),
     }
 

@@ -44,11 +44,24 @@ def _short(address: str) -> str:
 
 def summary_line(result: AuditResult) -> str:
     counts = [f"{n} {s.value}" for s, n in result.summary.items() if n]
-    verdict = {
-        0: "all backed",
-        1: "SHORTFALL",
-        3: "audit incomplete",
-    }.get(result.exit_code, "")
+    status = {t.symbol: t.status for t in result.tokens}
+    failed = [status[s] for s in result.gate.failed] if result.gate is not None else []
+    unbacked = [t for t in result.tokens if t.status not in (Status.BACKED, Status.OVER)]
+    if result.exit_code == 0:
+        # never "all backed" when a token is not: the gate let it pass (ignored, or its
+        # status is not in fail_on)
+        verdict = (
+            "all backed"
+            if not unbacked
+            else f"gate passed; {len(unbacked)} not backed but not failing (ignored or not "
+            "in fail_on)"
+        )
+    elif result.exit_code == 1:
+        verdict = "SHORTFALL"
+    elif failed and all(s is Status.OVER for s in failed):
+        verdict = "gate failed (OVER is in fail_on)"
+    else:
+        verdict = "audit incomplete"
     return (
         f"{len(result.tokens)} token(s): {', '.join(counts) or 'none'} — {verdict} "
         f"(exit {result.exit_code})"
@@ -152,6 +165,9 @@ def render(result: AuditResult, options: Options) -> str:
         for m in token_messages(t):
             style = "red" if t.status in (Status.UNDER, Status.ERROR) else "yellow"
             console.print(Text(f"{t.symbol}: {m}", style=style), soft_wrap=True)
+    if result.gate is not None:
+        for ig in result.gate.ignored:
+            console.print(Text(f"{ig.symbol}: {ig.describe()}", style="cyan"), soft_wrap=True)
     console.print(Text(summary_line(result), style="bold"), soft_wrap=True)
     return buf.getvalue()
 
