@@ -740,3 +740,40 @@ def test_attest_verify_signed_and_tampered(setup: Setup) -> None:
     assert "signature FAILED (custodian bank)" in p.stdout
     assert "signature does not match the file's content" in p.stdout
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_an_api_error_outranks_an_unverified_file(setup: Setup) -> None:
+    key = MinisignKey()
+    setup.statement("statements/a.json", {"TK0": Decimal(1000), "TK1": ONCHAIN["TK1"]})
+    # unsigned: the bank's tokens are UNVERIFIED ...
+    with serve(lambda req: Reply(status=503)) as api:
+        reg = setup.registry(
+            bank(f'public_key: "{key.public_key}"') + api_custodian(secret_url(api)),
+            TK0="[bank, api]",
+        )
+        code, tokens = audit_json(reg)
+    assert code == 3
+    # ... and one that also draws on the failed API is ERROR
+    assert tokens["TK0"]["status"] == "ERROR"
+    assert tokens["TK1"]["status"] == "UNVERIFIED"
+    for t in tokens.values():
+        assert any("statements/a.json not read" in m for m in t["messages"]), t["messages"]
+
+
+@pytest.mark.slow
+def test_a_slow_api_is_held_to_the_runs_timeout(setup: Setup) -> None:
+    import time
+
+    setup.statement("statements/a.json", {"TK0": Decimal(1000), "TK1": ONCHAIN["TK1"]})
+    answer = api_records({"TK0": "500"})
+    with serve(lambda req: Reply(body=answer, delay=12)) as api:
+        reg = setup.registry(bank() + api_custodian(secret_url(api)), TK0="[bank, api]")
+        start = time.monotonic()
+        code, doc, stderr = check_json(reg, "--timeout", "3")
+        took = time.monotonic() - start
+    assert took < 10, f"the run took {took:.1f} s with --timeout 3"
+    assert code == 3, stderr
+    t = {t["symbol"]: t for t in doc["tokens"]}["TK0"]
+    assert (t["status"], t["custody"]) == ("ERROR", None)
+    assert any("deadline" in m for m in t["messages"]), t["messages"]
