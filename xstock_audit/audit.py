@@ -60,10 +60,14 @@ def read_custody(registry: Registry, now: datetime | None = None) -> dict[str, C
     }
 
 
-async def read_sources(registry: Registry, now: datetime | None = None) -> dict[str, CustodyBook]:
+async def read_sources(
+    registry: Registry, now: datetime | None = None, deadline_s: float | None = None
+) -> dict[str, CustodyBook]:
     """The books of the used `http-json` custodians, fetched concurrently. An API that
-    fails or answers what the settings don't match gives a book with `errors` (its
-    tokens are ERROR), never an empty custody."""
+    fails, answers what the settings don't match or has not answered within `deadline_s`
+    (from the start; the run's `--timeout`) gives a book with `errors` (its tokens are
+    ERROR), never an empty custody."""
+    from . import redact
     from .custody import SourceError, build_book
     from .custody.httpjson import fetch_statements
 
@@ -72,7 +76,15 @@ async def read_sources(registry: Registry, now: datetime | None = None) -> dict[
 
     async def one(name: str, c: Custodian) -> tuple[str, CustodyBook]:
         try:
-            statements = await fetch_statements(name, c)
+            statements = await asyncio.wait_for(fetch_statements(name, c), deadline_s)
+        except TimeoutError:
+            exc = SourceError(
+                f"no complete answer within the run's deadline of {deadline_s:g} s",
+                custodian=name,
+                source=redact.register_url(c.url or ""),
+                transient=True,
+            )
+            return name, CustodyBook(name, (), {}, errors=(str(exc),))
         except SourceError as exc:
             return name, CustodyBook(name, (), {}, errors=(str(exc),))
         return name, build_book(name, statements, [s.file for s in statements], not_after)
@@ -201,7 +213,7 @@ async def _read_both(
     chains = asyncio.create_task(
         read_chains(registry, progress=shown, deadline_s=deadline_s, now=now)
     )
-    apis = asyncio.create_task(read_sources(registry, now))
+    apis = asyncio.create_task(read_sources(registry, now, deadline_s))
     try:
         books = await asyncio.to_thread(read_custody, registry, now)
     except BaseException:

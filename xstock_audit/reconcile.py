@@ -155,6 +155,13 @@ class _Custody:
     unverified: tuple[str, ...] = ()
 
 
+def _named(custodian: str, message: str) -> str:
+    """The message, saying which custodian it is about (once: a source's error, such as an
+    http-json API's, names its custodian already)."""
+    prefix = f"custodian {custodian!r}: "
+    return message if message.startswith(prefix) else prefix + message
+
+
 def _custody(
     token: Token, sources: Sequence[CustodySource], now: datetime, clock_skew: timedelta
 ) -> _Custody:
@@ -190,7 +197,11 @@ def _custody(
             total = amounts.add(total, holding.quantity)
             if is_stale:
                 stale.append((statement, source.max_age))
-        if not any_fresh:
+        # a custodian whose figures can't be had (its source failed, its files were refused
+        # or dated in the future) is ERROR or UNVERIFIED for that reason: not "stale"
+        explained = bool(book.errors) or token.isin in book.isin_errors
+        explained = explained or (not book.latest and bool(book.future or book.unverified))
+        if not any_fresh and not explained:
             none_fresh.append((source.name, source.max_age))
         untrusted.extend(
             f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
@@ -199,7 +210,7 @@ def _custody(
             for account in sorted(book.future)
             for st in book.future[account]
         )
-        untrusted.extend(f"custodian {source.name!r}: {e}" for e in book.errors)
+        untrusted.extend(_named(source.name, e) for e in book.errors)
         if token.isin in book.isin_errors:
             untrusted.append(f"custodian {source.name!r}: {book.isin_errors[token.isin]}")
         unverified.extend(f"custodian {source.name!r}: {m}" for m in book.unverified)

@@ -214,6 +214,7 @@ def build_book(
             file=parts[0].file,
             line=parts[0].line,
             custodian=custodian,
+            signature=_signature(parts),
         )
         if not_after is not None and as_of > not_after:
             future.setdefault(account, []).append(statement)
@@ -227,6 +228,16 @@ def build_book(
         latest=merged,
         future={a: tuple(s) for a, s in future.items()},
     )
+
+
+def _signature(parts: Sequence[Statement]) -> str | None:
+    """The verified signature(s) of the files one account's statement comes from: the
+    file's own (the usual case: one file), or each file's, named, when several files state
+    the same account at the same moment."""
+    by_file = {p.file: p.signature for p in parts if p.signature is not None}
+    if len(set(by_file.values())) <= 1:
+        return next(iter(by_file.values()), None)
+    return "; ".join(f"{file}: {sig}" for file, sig in by_file.items())
 
 
 def _count_unavailable(st: Statement) -> Statement:
