@@ -23,10 +23,19 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
             )
         symbols.setdefault(tok.symbol, i)
         for n, name in enumerate(tok.custodians):
+            where: tuple[str | int, ...] = ("tokens", i, "custodian")
+            if not isinstance(tok.custodian, str):
+                where = (*where, n)
+            feeds = reg.custodians[name].feeds if name in reg.custodians else None
+            if feeds is not None and tok.isin not in feeds:
+                errors.append(
+                    smap.error(
+                        where,
+                        f"custodian {name!r} (chainlink-por) has no feed for {tok.isin}; "
+                        f"add it under custodians.{name}.feeds",
+                    )
+                )
             if name not in reg.custodians:
-                where: tuple[str | int, ...] = ("tokens", i, "custodian")
-                if not isinstance(tok.custodian, str):
-                    where = (*where, n)
                 errors.append(
                     smap.error(
                         where,
