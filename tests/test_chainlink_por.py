@@ -582,3 +582,34 @@ def test_feed_settings_are_checked(tmp_path: Path, old: str, new: str, words: st
     rendered = info.value.render()
     assert rendered.startswith(f"{path}:"), rendered
     assert words in rendered, rendered
+
+
+def test_one_address_on_two_chains_is_two_feeds(por: Por) -> None:
+    """The same aggregator address on two chains (deployed by the same account at the same
+    nonce: common) is two feeds with their own rounds. Here both chain names are one node;
+    `reserves` reads one block behind the head, where the feed still had its earlier round."""
+    isin_now, isin_before = isin_for(122), isin_for(123)
+    earlier, later = Decimal(40), Decimal(41)
+    por.token("NOWx", isin_now, later)
+    por.token("BEFOREx", isin_before, earlier)
+    agg = por.feed(isin_now, raw_answer(earlier), updated_at=int(time.time()) - 600)
+    transact(por.node, agg.functions.setRound(8, raw_answer(later), int(time.time()) - 60, 8))
+    reserves = (
+        "  reserves:\n"
+        "    type: evm\n"
+        f"    chain_id: {por.node.chain_id}\n"
+        f'    rpc: ["{por.node.url}"]\n' + FAST + "    confirmations: 1\n"
+    )
+    path = por.registry(extra_chains=reserves)
+    text = path.read_text().replace(
+        "    feeds:\n",
+        f'    feeds:\n      {isin_before}: {{chain: reserves, address: "{agg.address}"}}\n',
+    )
+    path.write_text(text)
+    doc = audit(path)
+    assert doc["chains"]["reserves"]["block"] == doc["chains"]["ethereum"]["block"] - 1
+    tokens = {t["symbol"]: t for t in doc["tokens"]}
+    for symbol, shares in (("NOWx", later), ("BEFOREx", earlier)):
+        t = tokens[symbol]
+        assert t["status"] == "BACKED", (symbol, t["messages"])
+        assert Decimal(t["custody"]) == shares
