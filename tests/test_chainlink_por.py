@@ -530,15 +530,19 @@ def _line_of(text: str, needle: str) -> int:
         ("polygon", None, "{chain: polygon", "unknown chain 'polygon'"),
         ("sol", None, "{chain: sol", "type solana"),
         ("ethereum", isin_for(120), "custodian: por", "no feed for"),
+        ("ethereum", "twice", f"      {isin_for(120)}:", "already custodians.por.feeds"),
     ],
-    ids=["unknown-chain", "solana-chain", "no-feed-for-the-token"],
+    ids=["unknown-chain", "solana-chain", "no-feed-for-the-token", "one-feed-for-two-isins"],
 )
 def test_cli_registry_errors_exit_2_naming_file_and_line(
     tmp_path: Path, chain: str, feed_isin: str | None, mark: str, words: str
 ) -> None:
     isin = isin_for(119)
     text = BASE.format(isin=isin, chain=chain)
-    if feed_isin is not None:
+    if feed_isin == "twice":  # the same aggregator for a second ISIN
+        line = next(s for s in text.splitlines() if s.startswith(f"      {isin}:"))
+        text = text.replace(line, line + "\n" + line.replace(isin, isin_for(120)))
+    elif feed_isin is not None:
         text = text.replace(f"      {isin}: {{chain", f"      {feed_isin}: {{chain")
     path = tmp_path / "registry.yaml"
     path.write_text(text)

@@ -55,8 +55,20 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
                     )
                 )
             places.setdefault(k, (i, j))
+    seen_feeds: dict[tuple[str, str], str] = {}
     for name, custodian in reg.custodians.items():
         for isin, feed in (custodian.feeds or {}).items():
+            first = seen_feeds.setdefault(
+                (feed.chain, feed.address), f"custodians.{name}.feeds.{isin}"
+            )
+            if first != f"custodians.{name}.feeds.{isin}":
+                errors.append(
+                    smap.error(
+                        ("custodians", name, "feeds", isin, "address"),
+                        f"feed {feed.address} on {feed.chain} is already {first}: one reserve "
+                        "would be counted twice",
+                    )
+                )
             chain = reg.chains.get(feed.chain)
             where = ("custodians", name, "feeds", isin, "chain")
             if chain is None:
