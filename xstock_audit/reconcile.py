@@ -319,7 +319,9 @@ def reconcile_token(
 
     for source in sources:
         b = source.book
-        if b is None or not (b.latest or b.future or b.unverified or b.errors):
+        if b is None or not (
+            b.latest or b.future or b.unverified or b.errors or token.isin in b.isin_errors
+        ):
             messages.append(f"no attestation found for custodian {source.name!r}")
     try:
         c = _custody(token, sources, now, clock_skew)

@@ -11,7 +11,8 @@ Multicall3 with the rest, see `chains.evm.reader`); here a round becomes a state
   updated, or a feed that could not be read makes the tokens of that ISIN ERROR, never zero
   custody.
 
-Each feed is its own account (`feed 0x…`), so feeds of several ISINs add up as accounts do.
+Each feed is its own account (`feed 0x… on CHAIN`), so feeds of several ISINs add up as
+accounts do.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def book(
         label = f"chainlink-por {chain} {address} round {r.round_id} (block {read.pin.number})"
         statements.append(
             Statement(
-                account=f"feed {address}",
+                # the chain too: one address on two chains is two feeds (same deployer and
+                # nonce), whose rounds must not displace each other as one account's would
+                account=f"feed {address} on {chain}",
                 as_of=from_unix(r.updated_at),
                 holdings=(Holding(isin, amounts.scale(r.answer, r.decimals), file=label),),
                 file=label,

@@ -23,10 +23,19 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
             )
         symbols.setdefault(tok.symbol, i)
         for n, name in enumerate(tok.custodians):
+            where: tuple[str | int, ...] = ("tokens", i, "custodian")
+            if not isinstance(tok.custodian, str):
+                where = (*where, n)
+            feeds = reg.custodians[name].feeds if name in reg.custodians else None
+            if feeds is not None and tok.isin not in feeds:
+                errors.append(
+                    smap.error(
+                        where,
+                        f"custodian {name!r} (chainlink-por) has no feed for {tok.isin}; "
+                        f"add it under custodians.{name}.feeds",
+                    )
+                )
             if name not in reg.custodians:
-                where: tuple[str | int, ...] = ("tokens", i, "custodian")
-                if not isinstance(tok.custodian, str):
-                    where = (*where, n)
                 errors.append(
                     smap.error(
                         where,
@@ -46,8 +55,20 @@ def cross_check(reg: Registry, smap: SourceMap) -> None:
                     )
                 )
             places.setdefault(k, (i, j))
+    seen_feeds: dict[tuple[str, str], str] = {}
     for name, custodian in reg.custodians.items():
         for isin, feed in (custodian.feeds or {}).items():
+            first = seen_feeds.setdefault(
+                (feed.chain, feed.address), f"custodians.{name}.feeds.{isin}"
+            )
+            if first != f"custodians.{name}.feeds.{isin}":
+                errors.append(
+                    smap.error(
+                        ("custodians", name, "feeds", isin, "address"),
+                        f"feed {feed.address} on {feed.chain} is already {first}: one reserve "
+                        "would be counted twice",
+                    )
+                )
             chain = reg.chains.get(feed.chain)
             where = ("custodians", name, "feeds", isin, "chain")
             if chain is None:

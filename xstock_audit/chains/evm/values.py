@@ -164,6 +164,10 @@ def feed_round(address: str, latest: CallResult, decimals: CallResult) -> FeedRo
             text = f"{what} reverted: is {address} an aggregator?" if r.revert else r.message
             return FeedRound(address, error=text)
     assert isinstance(latest, bytes) and isinstance(decimals, bytes)
+    if not latest:
+        return FeedRound(
+            address, error=f"no contract at {address}, or not an aggregator (no data returned)"
+        )
     if len(latest) < 5 * 32:
         return FeedRound(address, error=f"latestRoundData() returned {len(latest)} bytes")
     try:
