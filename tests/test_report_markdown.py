@@ -19,7 +19,9 @@ GOLDEN = Path(__file__).parent / "data" / "reports"
 
 
 @pytest.mark.parametrize(
-    ("name", "make"), [("five-tokens.md", five_tokens), ("gated.md", gated)], ids=str
+    ("name", "make"),
+    [("five-tokens.md", five_tokens), ("gated.md", gated)],
+    ids=["five-tokens", "gated"],
 )
 def test_markdown_matches_the_golden_file(name: str, make: object) -> None:
     assert callable(make)
