@@ -6,6 +6,7 @@ from the renderer's output. No node, no subprocess: not `slow`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -64,3 +65,17 @@ def test_every_table_row_has_six_cells_whatever_the_values() -> None:
 )
 def test_escape(raw: str, escaped: str) -> None:
     assert escape(raw) == escaped
+
+
+def test_markdown_heading_when_the_gate_passes_without_every_token_backed() -> None:
+    """An ignored UNDER and a STALE outside fail_on: exit 0, but not "all backed"."""
+    result = gated()
+    gate = dataclasses.replace(result.gate, failed=(), exit_code=0) if result.gate else None
+    tokens = result.tokens[:3]  # AAPLx BACKED, NVDAx UNDER (ignored), SPYx STALE
+    text = renderer("markdown")(dataclasses.replace(result, tokens=tokens, gate=gate), Options())
+    assert text.splitlines()[0] == "## xstock-audit: passed (exit 0)"
+    assert "- failed: none" in text.splitlines()
+    all_backed = dataclasses.replace(result, tokens=tokens[:1], gate=None)
+    assert renderer("markdown")(all_backed, Options()).startswith(
+        "## xstock-audit: all backed (exit 0)\n"
+    )
