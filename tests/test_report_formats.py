@@ -579,7 +579,7 @@ def test_table_colour_changes_nothing_but_the_escapes(result: AuditResult) -> No
 
 @pytest.mark.parametrize("details", [False, True])
 def test_no_secret_in_any_format(result: AuditResult, details: bool) -> None:
-    for name in ("table", "json"):
+    for name in ("table", "json", "markdown", "junit", "prometheus", "html"):
         text = renderer(name)(result, Options(details=details, color=False, width=200))
         assert API_KEY not in text and "user:" not in text
     assert SHOWN_URL in table(result, details=details)
