@@ -357,3 +357,63 @@ def test_notify_on_failure_with_retry_and_no_secret(world: Any, hook: Any) -> No
     assert "TK0" in body["text"] and body["report"]["gate"]["failed"] == ["TK0"]
     assert "notification sent" in p.stderr
     assert "T0KEN-SECRET" not in json.dumps(body) + p.stderr + p.stdout
+
+
+def test_the_step_summary_is_cut_at_a_line_under_the_limit() -> None:
+    from xstock_audit.checkrun import step_summary
+
+    text = "".join(f"| TK{i} | BACKED |\n" for i in range(1000))
+    assert step_summary(text, limit=10**6) == text
+    cut = step_summary(text, limit=2000)
+    assert len(cut.encode()) <= 2000
+    body, note = cut.split("\n\n*(cut here", 1)
+    assert body.endswith("|\n") and text.startswith(body) and "limited to 1 MiB" in note
+
+
+@pytest.mark.slow
+def test_several_outputs_in_one_run_and_the_step_summary(world: Any, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    files = {k: tmp_path / f"r.{k}" for k in ("json", "junit", "markdown", "prom", "html")}
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    args = [a for k, p in files.items() for a in (f"--output-{k}", str(p))]
+    p = _run("check", str(world.registry), "-q", *args, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(files["json"].read_text())
+    assert {t["symbol"] for t in doc["tokens"]} == {"TK0", "TK1"}
+    suite = ET.parse(files["junit"]).getroot()
+    assert [c.get("name") for c in suite.iter("testcase")] == ["TK0", "TK1"]
+    metrics = {
+        (s.name, s.labels.get("symbol"), s.labels.get("status")): s.value
+        for f in text_string_to_metric_families(files["prom"].read_text())
+        for s in f.samples
+    }
+    assert metrics[("xstock_audit_status", "TK0", "BACKED")] == 1
+    assert metrics[("xstock_audit_exit_code", None, None)] == 0
+    first_success = metrics[("xstock_audit_last_success_timestamp_seconds", None, None)]
+    assert "<table" in files["html"].read_text() and "TK1" in files["markdown"].read_text()
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "TK0" in text and "TK1" in text
+    # a failing run keeps the last success's time from the file it replaces
+    p = _run(
+        "check",
+        str(world.registry),
+        "-q",
+        "--output-prom",
+        str(files["prom"]),
+        "--mint",
+        "TK0:1@evm",
+    )
+    assert p.returncode == 1
+    metrics = {
+        s.name: s.value
+        for f in text_string_to_metric_families(files["prom"].read_text())
+        for s in f.samples
+        if not s.labels
+    }
+    assert metrics["xstock_audit_exit_code"] == 1
+    assert metrics["xstock_audit_last_success_timestamp_seconds"] == first_success
+    assert metrics["xstock_audit_last_run_timestamp_seconds"] >= first_success

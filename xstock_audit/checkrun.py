@@ -123,13 +123,36 @@ def render_extra(result: AuditResult, fmt_name: str, path: Path) -> str:
     from .report import Options, report_format
 
     fmt = report_format(fmt_name)
-    previous = None
-    if path.is_file():
-        try:
-            previous = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            previous = None
-    return fmt.render(result, Options(details=True, color=False, width=120, previous=previous))
+    options = Options(details=True, color=False, width=120, previous=previous_text(path))
+    return fmt.render(result, options)
+
+
+def previous_text(path: Path | None) -> str | None:
+    """The content of the report file about to be replaced (None: no such file, or not
+    text): a format may carry something over (Prometheus: the last success's time)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+#: GitHub refuses a step summary over 1 MiB
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+def step_summary(text: str, limit: int = STEP_SUMMARY_LIMIT) -> str:
+    """The Markdown report cut to what `$GITHUB_STEP_SUMMARY` accepts, at a line, saying so."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text if text.endswith("\n") else text + "\n"
+    note = (
+        "\n\n*(cut here: a step summary is limited to 1 MiB; the whole report is in the "
+        "JSON or Markdown output)*\n"
+    )
+    cut = data[: limit - len(note.encode()) - 1].decode("utf-8", errors="ignore")
+    return cut[: cut.rfind("\n") + 1] + note
 
 
 def write_extras(result: AuditResult, req: CheckRequest, say: Any) -> None:
@@ -145,7 +168,7 @@ def write_extras(result: AuditResult, req: CheckRequest, say: Any) -> None:
         text = report_format("markdown").render(result, Options(details=False, color=False))
         try:
             with open(summary, "a", encoding="utf-8") as f:
-                f.write(text if text.endswith("\n") else text + "\n")
+                f.write(step_summary(text))
         except OSError as exc:
             say(f"warning: could not append to $GITHUB_STEP_SUMMARY ({exc.strerror or exc})")
 

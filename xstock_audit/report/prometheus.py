@@ -204,7 +204,9 @@ class PrometheusFormat(ReportFormat):
     machine_readable = True
 
     def render(self, result: AuditResult, options: Options) -> str:
-        return render(result, options)
+        # `options.previous`: the textfile this one replaces (`check --output-prom` and
+        # `-o` pass it), for the last successful run's time
+        return render(result, options, previous_text=options.previous)
 
 
 FORMAT = PrometheusFormat()
