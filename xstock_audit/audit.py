@@ -117,13 +117,15 @@ async def read_chains(
     progress: ProgressLike | None = None,
     deadline_s: float | None = DEFAULT_DEADLINE_S,
     now: datetime | None = None,
+    when: datetime | None = None,
 ) -> dict[str, ChainRead]:
     """Read every chain that has deployments, all chains concurrently.
 
     A chain not read within `deadline_s` (from the start) is reported as failed: every
     deployment on it is ERROR. The audit never hangs. With `now`, a chain whose head is
     older than its `max_head_age`, or ahead of `now` by more than `policy.clock_skew`, is
-    failed too (after trying its other endpoints)."""
+    failed too (after trying its other endpoints). With `when` (`check --at`), every chain
+    is read as of that instant (`ChainReader.read_at`)."""
     from .chains import failed
     from .rpc import make_client
 
@@ -171,7 +173,9 @@ async def read_chains(
             watches[name].start()
             try:
                 read = await asyncio.wait_for(
-                    reader.read(deps, (at or {}).get(name)),
+                    reader.read(deps, (at or {}).get(name))
+                    if when is None
+                    else reader.read_at(deps, when),
                     None if deadline_s is None else max(0.0, start + deadline_s - loop.time()),
                 )
             except TimeoutError:
@@ -195,23 +199,29 @@ def run(
     fail_on: Sequence[str] | None = None,
     ignores: Sequence[Ignore] = (),
     mints: Mapping[str, Sequence[PlannedMint]] | None = None,
+    when: datetime | None = None,
 ) -> AuditResult:
-    """The whole audit. `fail_on`, `ignores` and `mints` are the gate's inputs from the
-    command line (see `reconcile.reconcile`)."""
+    """The whole audit; with `when`, as of that instant (`check --at`). `fail_on`,
+    `ignores` and `mints` are the gate's inputs from the command line (see
+    `reconcile.reconcile`)."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
-    books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s))
+    books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s, when))
     return reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
 
 
 async def _read_both(
-    registry: Registry, now: datetime, shown: Progress, deadline_s: float | None
+    registry: Registry,
+    now: datetime,
+    shown: Progress,
+    deadline_s: float | None,
+    when: datetime | None = None,
 ) -> tuple[dict[str, CustodyBook], dict[str, ChainRead]]:
     """The custody files are parsed (in a worker thread) while the chains and the custody
     APIs are read: the event loop mostly waits for the nodes, and 10,000 holdings take a
     noticeable time to parse. An error in the custody files cancels the rest."""
     chains = asyncio.create_task(
-        read_chains(registry, progress=shown, deadline_s=deadline_s, now=now)
+        read_chains(registry, progress=shown, deadline_s=deadline_s, now=now, when=when)
     )
     apis = asyncio.create_task(read_sources(registry, now, deadline_s))
     try:

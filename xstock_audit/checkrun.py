@@ -51,6 +51,8 @@ class CheckRequest:
     mints: Sequence[str] = ()
     history: Path | None = None
     notify: str | None = None
+    #: `--at`: read the chains as of this instant
+    at: datetime | None = None
 
 
 def problems(req: CheckRequest) -> list[str]:
@@ -273,3 +275,28 @@ def after_report(result: AuditResult, req: CheckRequest, registry: Path, say: An
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def parse_at(text: str) -> datetime:
+    """`--at`: ISO 8601 with a zone (`2026-11-20T23:59:59Z`) or unix seconds; not in the
+    future. ValueError with a sentence for the user."""
+    value = text.strip()
+    if value.isdigit():
+        try:
+            when = datetime.fromtimestamp(int(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{text!r} is not a time (unix seconds out of range)") from None
+    else:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a time: write ISO 8601 with a zone "
+                "(2026-11-20T23:59:59Z) or unix seconds"
+            ) from None
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValueError(f"{text!r} has no zone: add Z or an offset such as +01:00")
+        when = when.astimezone(UTC)
+    if when > now():
+        raise ValueError(f"{text!r} is in the future")
+    return when

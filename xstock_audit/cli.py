@@ -270,6 +270,20 @@ def check(
             rich_help_panel="Gate",
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            envvar=_env("--at"),
+            help=(
+                "Read every chain as of TIME (ISO 8601 with a zone, or unix seconds) instead "
+                "of the head: EVM at the last block at or before it, Solana by replaying the "
+                "transactions since."
+            ),
+            rich_help_panel="Point in time",
+        ),
+    ] = None,
     history: Annotated[
         Path | None,
         typer.Option(
@@ -346,6 +360,11 @@ def check(
             req.fail_on = parse_fail_on(fail_on)
         except ValueError as exc:
             _fail(f"error: --fail-on: {exc}", EXIT_INPUT, debug)
+    if at is not None:
+        try:
+            req.at = checkrun.parse_at(at)
+        except ValueError as exc:
+            _fail(f"error: --at: {exc}", EXIT_INPUT, debug)
     if problems := checkrun.problems(req):
         _fail("error: " + "\nerror: ".join(problems), EXIT_INPUT, debug)
     try:
@@ -375,6 +394,7 @@ def check(
             fail_on=req.fail_on,
             ignores=ignores_in,
             mints=mints_in,
+            when=req.at,
         )
         to_terminal = output is None and sys.stdout.isatty()
         text = fmt.render(

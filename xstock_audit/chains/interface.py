@@ -49,6 +49,12 @@ class Pin:
     number: int
     time: datetime
     rpc: str
+    #: `check --at`: the instant asked for (None: the head)
+    at: datetime | None = None
+    #: how the block or slot was found for `at` (e.g. "interpolation search, 6 requests")
+    how: str | None = None
+    #: Solana `--at`: transactions replayed to reconstruct the state at `at`
+    replayed: int | None = None
 
     @property
     def unit(self) -> str:
@@ -265,6 +271,19 @@ class ChainReader(ABC):
         self, deployments: Sequence[DeploymentModel], at: int | None = None
     ) -> ChainRead:
         """`at` pins the read to a block or slot; None = the chain's configured head."""
+
+    async def read_at(self, deployments: Sequence[DeploymentModel], when: datetime) -> ChainRead:
+        """The supply as of the instant `when` (`check --at`): a family that can read the
+        past overrides this (EVM: the last block at or before `when`; Solana: the current
+        state minus the transactions after it). The pin says which block or slot was used
+        and how it was found (`Pin.how`)."""
+        from . import failed
+
+        return failed(
+            getattr(self, "name", "?"),
+            deployments,
+            "this chain family cannot read the past (check --at)",
+        )
 
 
 class ChainFamily(ABC):

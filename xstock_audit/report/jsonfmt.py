@@ -96,6 +96,8 @@ def document(result: AuditResult) -> dict[str, Any]:
             "retries": read.retries,
             "messages": messages,
         }
+        if pin.at is not None:  # check --at: the instant, and how the block/slot was found
+            chains[name].update({"at": iso(pin.at), "how": pin.how, "replayed": pin.replayed})
     return {
         "schema": SCHEMA,
         "generated_at": iso(result.generated_at.replace(microsecond=0)),
