@@ -20,10 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from xstock_audit import history
 from xstock_audit.amounts import Tolerance
 from xstock_audit.chains import ChainRead, DeploymentSupply, Pin
+from xstock_audit.cli import app
 from xstock_audit.errors import InputError
 from xstock_audit.history import Point, Series
 from xstock_audit.policy import decide
@@ -608,3 +610,161 @@ def test_an_unwritable_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         history.record(path, RUNS[0], "r.yaml")
     assert info.value.file == str(path)
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def cli(*args: object, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(
+        app, ["history", *map(str, args)], env={"NO_COLOR": "1", **(env or {})}
+    )
+
+
+def test_history_json(db: Path, registry: Path) -> None:
+    r = cli("--db", db, "--registry", registry, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "xstock-audit/history/v1"
+    assert doc["policy"] == {
+        "drift": {"units": "0", "bps": "50.0"},
+        "jump": {"units": "10", "bps": "500"},
+    }
+    tsla, nvda = doc["tokens"]
+    assert (tsla["symbol"], tsla["isin"], nvda["symbol"]) == ("TSLAx", TSLA, "NVDAx")
+    assert [p["time"] for p in tsla["points"]] == [f"2026-03-0{d}T00:00:00Z" for d in range(1, 7)]
+    assert [p["onchain"] for p in tsla["points"]] == ["1000", "1000", "1005", "1060", None,
+                                                      "1060.5"]  # fmt: skip
+    assert [p["custody"] for p in tsla["points"]] == ["1000", "1000", "1000", "1060", "1060",
+                                                      "1060.5"]  # fmt: skip
+    assert [p["status"] for p in tsla["points"]] == ["BACKED", "BACKED", "UNDER", "BACKED",
+                                                     "ERROR", "BACKED"]  # fmt: skip
+    assert tsla["points"][4]["onchain_read"] == "1000"
+    flags = [[f["kind"] for f in p["flags"]] for p in tsla["points"]]
+    # run 3: +5 since run 1 (the as-of 03-01 12:00 follows run 1), 0.5% of 1000 = 5: no drift;
+    # run 4: +55 since run 3 (as-of 03-03 12:00): drift (limit 5.025) and jump (50.25);
+    # run 6: as-of 03-05 12:00 -> run 5 unread -> run 4 (1060): +0.5 < 5.3; jump vs run 4
+    assert flags == [[], [], [], ["drift", "jump"], [], []]
+    drift, jump = tsla["points"][3]["flags"]
+    assert {k: Decimal(v) for k, v in drift.items() if k in ("change", "limit", "reference")} == {
+        "change": Decimal(55), "limit": Decimal("5.025"), "reference": Decimal(1005)
+    }  # fmt: skip
+    assert drift["since"] == "2026-03-03T00:00:00Z"
+    assert (Decimal(jump["change"]), Decimal(jump["limit"])) == (Decimal(55), Decimal("50.25"))
+    assert all(isinstance(f[k], str) for f in (drift, jump) for k in ("change", "limit"))
+    # NVDAx: +10 on 10 units is not a jump, but is drift (as-of 03-01 12:00 -> run 1, 0.5 of
+    # 100); then +10.000001 both
+    assert [[f["kind"] for f in p["flags"]] for p in nvda["points"]] == [
+        [], ["drift"], ["drift", "jump"]
+    ]  # fmt: skip
+    assert doc["notes"] == []
+
+
+def test_history_table(db: Path, registry: Path) -> None:
+    r = cli("--db", db, "--registry", registry, "--symbol", "TSLAx")
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    assert "TSLAx (US88160R1014)" in out and "NVDAx" not in out
+    lines = out.splitlines()
+    row4 = next(line for line in lines if "2026-03-04T00:00:00Z" in line)
+    # one flag a line: drift +55 on the 1005 of run 3 (0.5%: 5.025), jump +55 (5%: 50.25)
+    assert "1060" in row4 and "drift +55 > 5.025 since 2026-03-03T00:00:00Z" in row4
+    assert "jump +55 > 50.25 since 2026-03-03T00:00:00Z" in lines[lines.index(row4) + 1]
+    row5 = next(line for line in lines if "2026-03-05T00:00:00Z" in line)
+    assert "—" in row5 and "ERROR" in row5
+    row3 = next(line for line in lines if "2026-03-03T00:00:00Z" in line)
+    assert "1005" in row3 and "UNDER" in row3 and "drift" not in row3
+
+
+def test_since_keeps_flags_that_look_further_back(db: Path, registry: Path) -> None:
+    r = cli("--db", db, "-r", registry, "--since", "2026-03-04T01:00:00+01:00", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    tsla, nvda = json.loads(r.stdout)["tokens"]
+    assert [p["time"][:10] for p in tsla["points"]] == ["2026-03-04", "2026-03-05", "2026-03-06"]
+    assert [f["kind"] for f in tsla["points"][0]["flags"]] == ["drift", "jump"]
+    assert nvda["points"] == []
+
+
+def test_since_relative(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    now = datetime.now(UTC)
+    for days in (10, 5, 1):
+        history.record(path, audit(now - timedelta(days=days), *RUNS[1].tokens), "r.yaml")
+    r = cli("--db", path, "--since", "7d", "-f", "json", "--symbol", "TSLAx")
+    assert r.exit_code == 0, r.stderr
+    assert len(json.loads(r.stdout)["tokens"][0]["points"]) == 2
+
+
+def test_without_a_registry_nothing_is_flagged_and_a_note_says_so(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    r = cli("--db", db, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["policy"] == {"drift": None, "jump": None}
+    assert all(not p["flags"] for t in doc["tokens"] for p in t["points"])
+    assert "no registry" in r.stderr and "nothing is flagged" in r.stderr
+    assert len(doc["notes"]) == 1 and "no registry" in doc["notes"][0]
+
+
+def test_the_default_registry_in_the_folder_is_used(
+    db: Path, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(registry.parent)  # holds xstock-audit.yaml
+    r = cli("--db", db, "-f", "json", "-s", "NVDAx")
+    assert r.exit_code == 0, r.stderr
+    [nvda] = json.loads(r.stdout)["tokens"]
+    assert [len(p["flags"]) for p in nvda["points"]] == [0, 1, 2]
+
+
+def test_plot(db: Path, registry: Path) -> None:
+    r = cli("--db", db, "-r", registry, "-s", "TSLAx", "--plot")
+    assert r.exit_code == 0, r.stderr
+    # shared scale 1000 (▁) .. 1060.5 (█): level round((v - 1000) * 7 / 60.5):
+    # 1000 -> 0, 1005 -> 0.58 -> 1, 1060 -> 6.94 -> 7, 1060.5 -> 7; unknown: ·
+    assert "on-chain  ▁▁▂█·█" in r.stdout
+    assert "custody   ▁▁▁███" in r.stdout
+    # coverage 100, 100, 1000/1005 = 99.50%, 100, unknown, 100 on a 99.50 .. 100 scale
+    assert "coverage  ██▁█·█" in r.stdout
+    assert "flags        B  " in r.stdout
+    assert "from 1000 (▁) to 1060.5 (█)" in r.stdout
+
+
+def test_plot_is_for_the_table(db: Path) -> None:
+    r = cli("--db", db, "--plot", "--format", "json")
+    assert r.exit_code == 2 and "--plot" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("missing", "no such history file"),
+        ("newer", "newer"),
+        ("corrupt", "not an SQLite database"),
+        ("directory", "is a directory"),
+    ],
+)
+def test_command_input_errors_exit_2(db: Path, tmp_path: Path, setup: str, words: str) -> None:
+    path = {"missing": tmp_path / "none.db", "directory": tmp_path}.get(setup, db)
+    if setup == "newer":
+        raw(db, "PRAGMA user_version = 99")
+    if setup == "corrupt":
+        path = tmp_path / "corrupt.db"
+        path.write_text("hello\n" * 100)
+    r = cli("--db", path, "-f", "json")
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert r.stderr.startswith(f"error: {path}: ") and words in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_since_and_unknown_symbol(db: Path) -> None:
+    r = cli("--db", db, "--since", "2026-03-04T00:00:00")
+    assert r.exit_code == 2 and "zone" in r.stderr
+    r = cli("--db", db, "--since", "last week")
+    assert r.exit_code == 2 and "ISO 8601" in r.stderr
+    r = cli("--db", db, "--symbol", "AAPLx")
+    assert r.exit_code == 2 and "AAPLx" in r.stderr
