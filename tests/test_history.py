@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from xstock_audit import history
@@ -205,7 +207,8 @@ def test_record_stores_the_figures_as_decimal_strings(db: Path) -> None:
         ("execution reverted", None)
     ]
     assert raw(
-        db, "SELECT symbol, custodian, account, as_of, quantity FROM attestations WHERE run_id = ?",
+        db, "SELECT symbol, custodian, account, as_of, quantity FROM attestations WHERE run_id = ? "
+        "ORDER BY rowid",
         runs[1][0],
     ) == [
         ("TSLAx", "acme", "SAFE-1", "2026-03-01T12:00:00.000000Z", "1000"),
@@ -380,6 +383,48 @@ def test_drift_boundary_in_bps() -> None:
         None,
     )
     assert kinds(s) == [[], [], ["drift"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),  # hours after day 1 (ties allowed)
+            st.one_of(st.none(), st.integers(90, 110)),  # supply, or not read
+            st.one_of(st.none(), st.integers(-1, 7)),  # custody as-of, hours after day 1
+        ),
+        max_size=12,
+    ),
+    st.integers(0, 12),
+    st.integers(0, 12),
+)
+def test_flags_match_their_definition(
+    rows: list[tuple[int, int | None, int | None]], drift_units: int, jump_units: int
+) -> None:
+    """Against the definition written out plainly: drift compares with the newest earlier-
+    or-same point (in order) dated at or before the as-of whose supply is known; jump with
+    the previous point whose supply is known; flagged when strictly more than the units."""
+    rows = sorted(rows, key=lambda r: r[0])  # the history gives points in time order
+    pts = [
+        (at(1) + timedelta(hours=h), v, None if a is None else at(1) + timedelta(hours=a))
+        for h, v, a in rows
+    ]
+    s = history.flag(
+        series(*((t, None if v is None else str(v), a) for t, v, a in pts)),
+        Tolerance(units=Decimal(drift_units)),
+        Tolerance(units=Decimal(jump_units)),
+    )
+    for n, (_, v, as_of) in enumerate(pts):
+        want = []
+        if v is not None:
+            if as_of is not None:
+                refs = [w for u, w, _ in pts[: n + 1] if w is not None and u <= as_of]
+                if refs and abs(v - refs[-1]) > drift_units:
+                    want.append("drift")
+            earlier = [w for _, w, _ in pts[:n] if w is not None]
+            if earlier and abs(v - earlier[-1]) > jump_units:
+                want.append("jump")
+        assert [f.kind for f in s.points[n].flags] == want
 
 
 def test_no_policy_no_flags(db: Path) -> None:

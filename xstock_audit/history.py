@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -97,12 +98,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # v2: the sum over the deployments that were read (a lower bound when one was not); in a
     # v1 run it equals `onchain` whenever that is known (every deployment was read), and is
-    # unknown otherwise. Indexes for `history --symbol --since`.
+    # unknown otherwise. Indexes for `history` (by time, by symbol, a token's statements).
     (
         "ALTER TABLE tokens ADD COLUMN onchain_read TEXT",
         "UPDATE tokens SET onchain_read = onchain",
         "CREATE INDEX runs_by_time ON runs (time, id)",
         "CREATE INDEX tokens_by_symbol ON tokens (symbol, run_id)",
+        "CREATE INDEX attestations_by_token ON attestations (run_id, symbol)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -302,7 +304,7 @@ def _opt(value: Decimal | None) -> str | None:
     return None if value is None else fmt(value)
 
 
-def record(db_path: str | Path, result: AuditResult, registry_source: str) -> int:
+def record(db_path: str | Path, result: AuditResult, registry_source: str | Path) -> int:
     """Append one run to the history at `db_path` (created when new); its id."""
     gate = result.gate
     fail_on = list(gate.fail_on) if gate else ["UNDER", "STALE", "UNVERIFIED", "ERROR"]
@@ -369,7 +371,7 @@ def record(db_path: str | Path, result: AuditResult, registry_source: str) -> in
             "gate_failed, gate_ignored) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 stamp(result.generated_at),
-                registry_source,
+                str(registry_source),
                 result.exit_code,
                 int(passed),
                 json.dumps(fail_on),
@@ -549,12 +551,20 @@ def flag(series: Series, drift: Tolerance | None, jump: Tolerance | None) -> Ser
     points = series.points
     out: list[Point] = []
     previous: Point | None = None
-    for n, p in enumerate(points):
+    # the points whose supply is known, and their times (sorted: points are in time order)
+    known: list[Point] = []
+    known_times: list[datetime] = []
+    for p in points:
         flags: list[Flag] = []
         if p.onchain is not None:
+            known.append(p)
+            known_times.append(p.time)
             if drift is not None and p.custody_as_of is not None:
-                ref = _at_or_before(points[: n + 1], p.custody_as_of)
-                if ref is not None and ref.onchain is not None:
+                # the newest known point at or before the as-of, among those up to this one
+                i = bisect_right(known_times, p.custody_as_of) - 1
+                if i >= 0:
+                    ref = known[i]
+                    assert ref.onchain is not None
                     f = _moved("drift", ref.onchain, p.onchain, drift, ref.time)
                     if f:
                         flags.append(f)
@@ -563,16 +573,8 @@ def flag(series: Series, drift: Tolerance | None, jump: Tolerance | None) -> Ser
                 if f:
                     flags.append(f)
             previous = p
-        out.append(replace(p, flags=tuple(flags)))
+        out.append(replace(p, flags=tuple(flags)) if flags else p)
     return Series(series.symbol, series.isin, tuple(out))
-
-
-def _at_or_before(points: Sequence[Point], instant: datetime) -> Point | None:
-    """The newest point at or before `instant` whose supply is known."""
-    for p in reversed(points):
-        if p.time <= instant and p.onchain is not None:
-            return p
-    return None
 
 
 def runs_count(db_path: str | Path) -> int:
