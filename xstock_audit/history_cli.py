@@ -169,9 +169,11 @@ def history(
         bool, typer.Option("--debug", help="Show tracebacks (secrets stay redacted).")
     ] = False,
 ) -> None:
-    """Show each token's on-chain and custody series from a history file, flagging drift
-    (on-chain supply moved since the custody as-of by more than policy.drift) and jumps
-    (supply moved between two runs by more than policy.jump).
+    """Show each token's on-chain and custody series from a history file, flags marked.
+
+    drift: the on-chain supply at a run moved since the custody as-of by more than
+    policy.drift; jump: it moved between two runs by more than policy.jump (the policy of
+    --registry, or of xstock-audit.yaml in the current folder).
 
     Exit codes: 0 shown; 2 unusable input (no such file, not a history, a newer schema,
     a bad registry or option).
