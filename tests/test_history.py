@@ -232,6 +232,15 @@ def test_amounts_keep_their_places_and_every_digit(tmp_path: Path) -> None:
     assert str(p.onchain) == big and str(p.custody) == "1523.000000"
 
 
+def test_chart_points(db: Path) -> None:
+    points = history.chart_points(db, ["TSLAx"])
+    assert list(points) == ["TSLAx"]
+    assert points["TSLAx"][3:5] == [
+        (at(4), Decimal(1060), Decimal(1060)),
+        (at(5), None, Decimal(1060)),
+    ]
+
+
 def test_previous_statuses_and_last_success(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     assert history.previous_statuses(path) == {}  # no file yet: no previous run

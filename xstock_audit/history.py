@@ -524,6 +524,16 @@ def load(db_path: str | Path, symbols: Sequence[str] = ()) -> list[Series]:
     return [Series(s, isin, tuple(points)) for s, (isin, points) in by_symbol.items()]
 
 
+def chart_points(
+    db_path: str | Path, symbols: Sequence[str] = ()
+) -> dict[str, list[tuple[datetime, Decimal | None, Decimal | None]]]:
+    """Each token's (time, on-chain, custody) per run, oldest first: the shape the HTML
+    report's chart takes (`report.html.History`). None is unknown."""
+    return {
+        s.symbol: [(p.time, p.onchain, p.custody) for p in s.points] for s in load(db_path, symbols)
+    }
+
+
 def _moved(
     kind: str, earlier: Decimal, later: Decimal, limit: Tolerance, since: datetime
 ) -> Flag | None:
