@@ -20,6 +20,7 @@ from . import __version__
 from .attest import app as attest_app
 from .completion import completion_args
 from .errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
+from .history_cli import history
 from .output import (
     folder_option_problem,
     pipe_width,
@@ -586,6 +587,9 @@ def sandbox(
     except Exception as exc:
         _fail(f"error: the sandbox failed: {type(exc).__name__}: {exc}", 1, debug)
     raise typer.Exit(code)
+
+
+app.command(name="history")(_reflowed(history))
 
 
 class Terminated(BaseException):
