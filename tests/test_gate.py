@@ -417,3 +417,31 @@ def test_several_outputs_in_one_run_and_the_step_summary(world: Any, tmp_path: P
     assert metrics["xstock_audit_exit_code"] == 1
     assert metrics["xstock_audit_last_success_timestamp_seconds"] == first_success
     assert metrics["xstock_audit_last_run_timestamp_seconds"] >= first_success
+
+
+@pytest.mark.slow
+def test_history_and_notify_on_a_status_change(world: Any, hook: Any, tmp_path: Path) -> None:
+    url, bodies, _ = hook
+    db, html = tmp_path / "h.db", tmp_path / "r.html"
+    reg = str(world.registry)
+    common = ("-q", "--history", str(db), "--notify", url, "--output-html", str(html))
+    assert _run("check", reg, *common).returncode == 0
+    assert bodies == []  # first run: nothing to compare with, and the gate passed
+    # TK0 fails the gate, and it was BACKED in the previous run: both reasons to say so
+    assert _run("check", reg, *common, "--mint", "TK0:1@evm").returncode == 1
+    assert [b["changed"] for b in bodies] == [[{"symbol": "TK0", "from": "BACKED", "to": "UNDER"}]]
+    # ignored now: the gate passes, but TK0's status is still UNDER: unchanged, no message
+    p = _run("check", reg, *common, "--mint", "TK0:1@evm", "--ignore", "TK0:rehearsal")
+    assert p.returncode == 0 and len(bodies) == 1
+    # back to BACKED: a change, so a message although the gate passed
+    assert _run("check", reg, *common).returncode == 0
+    assert bodies[-1]["changed"] == [{"symbol": "TK0", "from": "UNDER", "to": "BACKED"}]
+    assert bodies[-1]["failed"] == []
+    from xstock_audit import history
+
+    assert history.runs_count(db) == 4
+    assert 'id="history"' in html.read_text()  # the chart drawn from the four runs
+    p = _run("history", "--db", str(db), "--symbol", "TK0", "--format", "json")
+    assert p.returncode == 0, p.stderr
+    statuses = [pt["status"] for s in json.loads(p.stdout)["tokens"] for pt in s["points"]]
+    assert statuses == ["BACKED", "UNDER", "UNDER", "BACKED"]

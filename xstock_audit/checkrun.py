@@ -119,13 +119,31 @@ def gate_inputs(
     return ignores, mints
 
 
-def render_extra(result: AuditResult, fmt_name: str, path: Path) -> str:
+def open_history(req: CheckRequest) -> None:
+    """Open (create, migrate) the `--history` file before the audit, so that a file that
+    can't be used (newer schema, not a history, unwritable) stops the run at once (exit 2)."""
+    if req.history is not None:
+        from . import history
+
+        with history.connect(req.history):
+            pass
+
+
+def render_extra(
+    result: AuditResult, fmt_name: str, path: Path, history_db: Path | None = None
+) -> str:
     """The text of one `--output-FORMAT` file (the Prometheus textfile carries the last
     successful run's time over from the file it replaces)."""
     from .report import Options, report_format
 
     fmt = report_format(fmt_name)
     options = Options(details=True, color=False, width=120, previous=previous_text(path))
+    if fmt_name == "html" and history_db is not None and history_db.exists():
+        from . import history
+        from .report.html import render_html
+
+        symbols = [t.symbol for t in result.tokens]
+        return render_html(result, options, history=history.chart_points(history_db, symbols))
     return fmt.render(result, options)
 
 
@@ -161,7 +179,7 @@ def write_extras(result: AuditResult, req: CheckRequest, say: Any) -> None:
     from .output import write_atomic
 
     for fmt_name, path in req.outputs.items():
-        write_atomic(path, render_extra(result, fmt_name, path))
+        write_atomic(path, render_extra(result, fmt_name, path, req.history))
         say(f"{fmt_name} report written to {path}")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -259,9 +277,8 @@ def after_report(result: AuditResult, req: CheckRequest, registry: Path, say: An
     """History, then the notification (which compares with the history's previous run)."""
     previous: dict[str, str] = {}
     if req.history is not None:
-        import importlib
+        from . import history
 
-        history: Any = importlib.import_module("xstock_audit.history")
         previous = history.previous_statuses(req.history)
         history.record(req.history, result, str(registry))
         say(f"run recorded in {req.history}")

@@ -20,7 +20,7 @@ from . import __version__
 from .attest import app as attest_app
 from .completion import completion_args
 from .errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
-from .history_cli import history
+from .history_cli import history as history_command
 from .output import (
     folder_option_problem,
     pipe_width,
@@ -379,6 +379,7 @@ def check(
             report_format(name)  # an --output-FORMAT whose format is not installed: exit 2
         reg = registry_mod.load(registry)
         ignores_in, mints_in = checkrun.gate_inputs(req, reg, checkrun.now())
+        checkrun.open_history(req)  # a history file that can't be used: exit 2 before work
         # the registry lives as long as the process: keep the collector from rescanning it
         # (10,000 tokens are a few hundred thousand objects), and from running at all for the
         # rest of this one-shot run -- the transport cuts its reference cycles (rpc.py), so
@@ -418,14 +419,15 @@ def check(
             except BrokenPipeError:  # `| head`: the finding stands, the report is cut short
                 _stdout_gone()
                 sys.stderr.write(BROKEN_PIPE + "\n" + summary_line(result) + "\n")
-                checkrun.write_extras(result, req, say)
                 checkrun.after_report(result, req, registry, say)
+                checkrun.write_extras(result, req, say)
                 raise typer.Exit(result.exit_code or EXIT_INCOMPLETE) from None
         else:
             write_atomic(output, text)
             say(f"report written to {output}")
-        checkrun.write_extras(result, req, say)
+        # the history first: the HTML report's chart includes this run
         checkrun.after_report(result, req, registry, say)
+        checkrun.write_extras(result, req, say)
         if output is not None or fmt.machine_readable or req.outputs:
             say(summary_line(result))
         global _fast_exit
@@ -589,7 +591,7 @@ def sandbox(
     raise typer.Exit(code)
 
 
-app.command(name="history")(_reflowed(history))
+app.command(name="history")(_reflowed(history_command))
 
 
 class Terminated(BaseException):
