@@ -88,7 +88,8 @@ def problems(req: CheckRequest) -> list[str]:
 
         parts = urlsplit(req.notify)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            out.append(f"--notify: {redact_url(req.notify)} is not an http(s) URL with a host")
+            shown = redact_url(req.notify) if parts.scheme and parts.hostname else "the value"
+            out.append(f"--notify: {shown} is not an http(s) URL with a host")
     return out
 
 
