@@ -195,7 +195,7 @@ def check(
             "-o",
             metavar="FILE",
             envvar=_env("--output"),
-            help="Write the report to FILE instead of stdout.",
+            help="Write the report to FILE instead of stdout ('-' is stdout).",
         ),
     ] = None,
     details: Annotated[
@@ -331,6 +331,8 @@ def check(
         registry = Path(DEFAULT_REGISTRY)
         if not registry.exists():
             _fail(NO_REGISTRY, EXIT_INPUT, debug)
+    if output is not None and str(output) == "-":  # `-o -`: stdout, as usual for a CLI
+        output = None
     ignores = list(ignore or [])
     if not ignores and os.environ.get("XSTOCK_AUDIT_IGNORE"):
         ignores = [p for p in os.environ["XSTOCK_AUDIT_IGNORE"].split(";") if p.strip()]
