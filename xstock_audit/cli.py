@@ -27,6 +27,7 @@ from .output import (
     terminal_width,
     write_atomic,
 )
+from .registry_cli import attach as attach_registry_commands
 
 if TYPE_CHECKING:
     from .progress import TerminalProgress
@@ -58,6 +59,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(attest_app)
+attach_registry_commands(app)
 
 
 def _format_name(value: str) -> str:

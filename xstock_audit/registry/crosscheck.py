@@ -3,10 +3,76 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..chains.interface import ChainSettings, DeploymentModel
 from ..errors import InputError
 from ..yamlsrc import SourceMap
 from .errors import raise_all
-from .schema import Registry
+from .schema import Custodian, Policy, Registry, Token
+
+
+def _typed_deployments(raw: object) -> list[DeploymentModel]:
+    """The deployments that their family validated (not `typed`'s placeholders)."""
+    items = raw if isinstance(raw, list) else []
+    return [d for d in items if isinstance(d, DeploymentModel) and type(d) is not DeploymentModel]
+
+
+def _names(value: object) -> str | list[str]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def partial_registry(data: dict[str, Any]) -> Registry | None:
+    """A registry of the parts of `data` that validate on their own, for the cross-checks
+    of a file whose schema failed. Each token keeps its place (so that messages name the
+    right `tokens[i]`); one in error keeps its symbol, custodians and typed deployments, a
+    custodian or policy in error is an empty stand-in. None when the file's shape is too
+    broken to say anything more."""
+    chains, custodians, tokens = data.get("chains"), data.get("custodians"), data.get("tokens")
+    if not (isinstance(chains, dict) and isinstance(custodians, dict) and isinstance(tokens, list)):
+        return None
+    kept: dict[str, Custodian] = {}
+    for name, raw in custodians.items():
+        try:
+            kept[str(name)] = Custodian.model_validate(raw)
+        except ValidationError:
+            kept[str(name)] = Custodian.model_construct()
+    toks: list[Token] = []
+    for i, raw in enumerate(tokens):
+        try:
+            tok = Token.model_validate(raw)
+            toks.append(tok.model_copy(update={"deployments": _typed_deployments(tok.deployments)}))
+            continue
+        except ValidationError:
+            pass
+        fields = raw if isinstance(raw, dict) else {}
+        symbol = fields.get("symbol")
+        isin = fields.get("isin")
+        toks.append(
+            Token.model_construct(
+                symbol=symbol if isinstance(symbol, str) and symbol else f"\x00tokens[{i}]",
+                isin=isin if isinstance(isin, str) else "",
+                custodian=_names(fields.get("custodian")),
+                deployments=_typed_deployments(fields.get("deployments")),
+            )
+        )
+    try:
+        policy = Policy.model_validate(data.get("policy", {}))
+    except ValidationError:
+        policy = Policy()
+    return Registry.model_construct(
+        version=1,
+        chains={str(k): v for k, v in chains.items() if isinstance(v, ChainSettings)},
+        custodians=kept,
+        tokens=toks,
+        policy=policy,
+    )
 
 
 def cross_check(reg: Registry, smap: SourceMap) -> None:

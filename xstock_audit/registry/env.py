@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import redact
+from ..errors import InputError
 from ..yamlsrc import SourceMap
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
@@ -24,16 +25,27 @@ def _has_dollar(data: Any) -> bool:
     return "$" in json.dumps(data, default=str, ensure_ascii=False)
 
 
+Path = tuple[str | int, ...]
+
+
 def expand_env(
-    data: Any, smap: SourceMap, env: Mapping[str, str], path: tuple[str | int, ...] = ()
+    data: Any,
+    smap: SourceMap,
+    env: Mapping[str, str],
+    path: Path = (),
+    errors: list[tuple[Path, InputError]] | None = None,
 ) -> Any:
-    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``.
+
+    An unset variable (or a malformed reference) raises an `InputError`; with `errors`, it
+    is appended there with its path instead and the string is kept as written, so that
+    every such problem of a file is reported at once."""
     if isinstance(data, dict | list) and not _has_dollar(data):
         return data  # nothing to expand below here: skip the walk (150,000 values at scale)
     if isinstance(data, dict):
-        return {k: expand_env(v, smap, env, (*path, k)) for k, v in data.items()}
+        return {k: expand_env(v, smap, env, (*path, k), errors) for k, v in data.items()}
     if isinstance(data, list):
-        return [expand_env(v, smap, env, (*path, i)) for i, v in enumerate(data)]
+        return [expand_env(v, smap, env, (*path, i), errors) for i, v in enumerate(data)]
     if not isinstance(data, str) or "$" not in data:
         return data
     secret_place = bool(path) and (
@@ -60,7 +72,13 @@ def expand_env(
             redact.register_secret(value)
         return value
 
-    return _VAR_RE.sub(repl, data)
+    try:
+        return _VAR_RE.sub(repl, data)
+    except InputError as exc:
+        if errors is None:
+            raise
+        errors.append((path, exc))
+        return data
 
 
 def register_secrets(chains: Any, custodians: Any = None) -> None:
