@@ -136,14 +136,42 @@ class _Replay:
         commitment = reader.chain.commitment
         #: history methods refuse `processed`
         self.commitment = "confirmed" if commitment == "processed" else commitment
-        self.fetched: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self.fetched: dict[str, asyncio.Future[TxChange]] = {}
         self.failed_skipped: set[str] = set()
+        self.fetch_slots = asyncio.Semaphore(max(1, reader.chain.max_concurrency - 1))
 
     # -- steps ---------------------------------------------------------------------------
 
     async def run(self, check_genesis: bool) -> ChainRead:
+        try:
+            return await self._run(check_genesis)
+        finally:  # a failed read leaves no request behind
+            for future in self.fetched.values():
+                future.cancel()
+
+    async def _run(self, check_genesis: bool) -> ChainRead:
         reader, ep = self.reader, self.ep
-        snap = await reader._snapshot(ep, self.deps, 0, check_genesis)
+        # the mints' and listed accounts' histories are paged while the current state is read;
+        # the excluded owners' accounts, known from that state, join the next round
+        self.histories = {
+            a: AddressHistory(a)
+            for a in dict.fromkeys(
+                [d.mint for d in self.deps] + [a for d in self.deps for a in d.exclude_accounts]
+            )
+        }
+        self.all_listed = asyncio.Event()
+        listing = asyncio.ensure_future(self._list())
+        try:
+            snap = await reader._snapshot(ep, self.deps, 0, check_genesis)
+        except BaseException:
+            listing.cancel()
+            raise
+        tracked = {d.key: _tracked_accounts(d, snap) for d in self.deps}
+        for accounts in tracked.values():
+            for account in accounts:
+                self.histories.setdefault(account, AddressHistory(account))
+        self.all_listed.set()
+        histories = await listing
         if snap.unix_timestamp < self.t:
             raise RpcError(
                 f"{ep.shown}: its newest slot {snap.slot} ({iso(from_unix(snap.unix_timestamp))}) "
@@ -157,19 +185,18 @@ class _Replay:
             )
             for d in self.deps
         }
-        tracked = {d.key: _tracked_accounts(d, snap) for d in self.deps}
-        addresses = list(
-            dict.fromkeys([d.mint for d in self.deps] + [a for t in tracked.values() for a in t])
-        )
-        histories = await self._list(addresses, snap.slot)
         results = await asyncio.gather(*self.fetched.values(), return_exceptions=True)
-        txs: dict[str, dict[str, Any]] = {}
+        fetched: dict[str, TxChange] = {}
         for sig, r in zip(self.fetched, results, strict=True):
             if isinstance(r, BaseException):
                 raise r
-            txs[sig] = r
+            fetched[sig] = r
+        for h in histories.values():  # newer than the state read: not in it
+            h.after = [e for e in h.after if e["slot"] <= snap.slot]
+        listed = {e["signature"] for h in histories.values() for e in h.after}
+        changes = {sig: ch for sig, ch in fetched.items() if sig in listed}
+        failed_skipped = self.failed_skipped & listed
         pin_slot, pin_time = await self._reach(histories)
-        changes = {sig: _changes(sig, tx) for sig, tx in txs.items()}
         supplies: dict[str, DeploymentSupply] = {}
         for d in self.deps:
             current = now[d.key]
@@ -181,8 +208,8 @@ class _Replay:
             f"slot {snap.slot} ({iso(from_unix(snap.unix_timestamp))}) minus the "
             f"{len(changes)} transactions after the instant"
         )
-        if self.failed_skipped:
-            how += f" ({len(self.failed_skipped)} failed ones skipped)"
+        if failed_skipped:
+            how += f" ({len(failed_skipped)} failed ones skipped)"
         return ChainRead(
             chain=reader.name,
             pin=Pin(
@@ -200,21 +227,23 @@ class _Replay:
             retries=reader._retries(),
         )
 
-    async def _list(self, addresses: list[str], head: int) -> dict[str, AddressHistory]:
+    async def _list(self) -> dict[str, AddressHistory]:
         """Page every address back to the instant, one batch per round; each page's
         transactions are fetched while the next page is listed."""
-        histories = {a: AddressHistory(a) for a in addresses}
+        histories = self.histories
         while True:
             todo = [h for h in histories.values() if not h.done]
             if not todo:
-                return histories
+                if self.all_listed.is_set() and all(h.done for h in histories.values()):
+                    return histories
+                await self.all_listed.wait()
+                continue
             calls = [
                 Call("getSignaturesForAddress", [h.address, self._page(h.cursor)]) for h in todo
             ]
             replies = await self.ep.batch(calls)
             for h, reply in zip(todo, replies, strict=True):
-                new = self._take(h, reply, head)
-                self._fetch(new)
+                self._fetch(self._take(h, reply))
 
     def _page(self, cursor: str | None) -> dict[str, Any]:
         config: dict[str, Any] = {"limit": PAGE, "commitment": self.commitment}
@@ -222,7 +251,7 @@ class _Replay:
             config["before"] = cursor
         return config
 
-    def _take(self, h: AddressHistory, reply: Any, head: int) -> list[str]:
+    def _take(self, h: AddressHistory, reply: Any) -> list[str]:
         """Read one page into `h`; return the signatures of the successful transactions after
         the instant that it lists."""
         if isinstance(reply, RpcError):
@@ -235,8 +264,6 @@ class _Replay:
             if block_time <= self.t:
                 h.boundary = (slot, block_time)
                 break
-            if slot > head:  # newer than the state read: not in it
-                continue
             h.after.append(entry)
             if entry.get("err") is not None:
                 self.failed_skipped.add(sig)
@@ -250,14 +277,23 @@ class _Replay:
         return new
 
     def _fetch(self, signatures: list[str]) -> None:
+        """Start fetching these transactions, one JSON-RPC batch of `batch_size` at a time,
+        leaving one of the endpoint's concurrent requests to the signature pages (which are
+        the critical path: each page needs the one before)."""
         todo = [s for s in signatures if s not in self.fetched]
-        if not todo:
-            return
-        batch = asyncio.ensure_future(self._get_transactions(todo))
-        for i, sig in enumerate(todo):
-            self.fetched[sig] = asyncio.ensure_future(_pick(batch, i))
+        size = max(1, self.ep.batch_size)
+        for start in range(0, len(todo), size):
+            part = todo[start : start + size]
+            batch = asyncio.ensure_future(self._get_transactions(part))
+            for i, sig in enumerate(part):
+                self.fetched[sig] = asyncio.ensure_future(_pick(batch, i))
 
-    async def _get_transactions(self, signatures: list[str]) -> list[dict[str, Any]]:
+    async def _get_transactions(self, signatures: list[str]) -> list[TxChange]:
+        async with self.fetch_slots:
+            txs = await self._get_transactions_now(signatures)
+        return [_changes(sig, tx) for sig, tx in zip(signatures, txs, strict=True)]
+
+    async def _get_transactions_now(self, signatures: list[str]) -> list[dict[str, Any]]:
         config = {
             "encoding": "json",
             "maxSupportedTransactionVersion": 0,
@@ -445,7 +481,7 @@ class _Replay:
             cursor = _signature_entry(self.ep, page[-1])[0]
 
 
-async def _pick(batch: asyncio.Future[list[dict[str, Any]]], i: int) -> dict[str, Any]:
+async def _pick(batch: asyncio.Future[list[TxChange]], i: int) -> TxChange:
     return (await batch)[i]
 
 
