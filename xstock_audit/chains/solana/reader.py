@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -52,6 +53,16 @@ SNAPSHOT_ATTEMPTS = 4
 #: "Minimum context slot has not been reached"
 MIN_SLOT_NOT_REACHED = -32016
 SLOT_WAIT_S = 0.4
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The accounts a read needs, all at one slot, and that slot's clock."""
+
+    slot: int
+    unix_timestamp: int
+    accounts: dict[str, Account | None]
+    owned: Owned
 
 
 def _account(value: Any) -> Account | None:
@@ -187,9 +198,37 @@ class SolanaReader(JsonRpcReader):
     def _config(self, **extra: Any) -> dict[str, Any]:
         return {"encoding": "base64", "commitment": self.chain.commitment, **extra}
 
+    async def read_at(self, deployments: Sequence[DeploymentModel], when: datetime) -> ChainRead:
+        """The supply as of `when`: the current state minus every transaction after it
+        (`replay.py`)."""
+        from .replay import read_at
+
+        return await read_at(self, deployments, when)
+
     async def _read(
         self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool
     ) -> ChainRead:
+        snap = await self._snapshot(ep, deps, min_slot, check_genesis)
+        supplies = {
+            d.key: guarded(
+                self.name,
+                d.mint,
+                partial(supply, self.name, d, snap.accounts, snap.owned, snap.unix_timestamp),
+            )
+            for d in deps
+        }
+        return ChainRead(
+            chain=self.name,
+            pin=Pin(self.name, "solana", snap.slot, from_unix(snap.unix_timestamp), ep.shown),
+            supplies=supplies,
+            requests=ep.stats.http_requests,
+        )
+
+    async def _snapshot(
+        self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool
+    ) -> Snapshot:
+        """Every mint, excluded account and excluded owner's token accounts, and the Clock,
+        read at one slot."""
         self.watch.using(ep)
         owners = sorted({o for d in deps for o in d.exclude_owners})
         owner_calls = [(o, program) for o in owners for program in (SPL_TOKEN, TOKEN_2022)]
@@ -267,21 +306,7 @@ class SolanaReader(JsonRpcReader):
             clock = parse_clock(clock_acc.data)
         except LayoutError as exc:
             raise RpcError(f"{ep.shown}: {exc}") from None
-        when = from_unix(clock.unix_timestamp)
-        supplies = {
-            d.key: guarded(
-                self.name,
-                d.mint,
-                partial(supply, self.name, d, accounts, owned, clock.unix_timestamp),
-            )
-            for d in deps
-        }
-        return ChainRead(
-            chain=self.name,
-            pin=Pin(self.name, "solana", slot, when, ep.shown),
-            supplies=supplies,
-            requests=ep.stats.http_requests,
-        )
+        return Snapshot(slot, clock.unix_timestamp, accounts, owned)
 
     def _check_genesis(self, ep: Endpoint, genesis: Any) -> None:
         if isinstance(genesis, RpcError):

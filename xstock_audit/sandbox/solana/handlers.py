@@ -17,9 +17,11 @@ from ..rpc_http import INVALID_PARAMS, RpcError
 from .ids import NATIVE_MINT, TOKEN_PROGRAM_ID, TOKEN_PROGRAMS
 from .token_state import MintState, token_amount_to_ui, unpack_mint, unpack_token_account
 from .wire import (
+    BLOCK_CLEANED_UP,
     BLOCK_NOT_AVAILABLE,
     MIN_CONTEXT_SLOT_NOT_REACHED,
     account_config,
+    b58decode,
     config_object,
     encode_account,
     expect_no_params,
@@ -51,6 +53,10 @@ class _Methods:
             "getBalance": self._rpc_get_balance,
             "getBlockHeight": self._rpc_get_block_height,
             "getBlockTime": self._rpc_get_block_time,
+            "getFirstAvailableBlock": self._rpc_get_first_available_block,
+            "getSignaturesForAddress": self._rpc_get_signatures_for_address,
+            "getTransaction": self._rpc_get_transaction,
+            "minimumLedgerSlot": self._rpc_minimum_ledger_slot,
             "getGenesisHash": self._rpc_get_genesis_hash,
             "getHealth": self._rpc_get_health,
             "getLatestBlockhash": self._rpc_get_latest_blockhash,
@@ -103,6 +109,12 @@ class _Methods:
         slot = args[0]
         if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
             raise invalid_params(f"invalid type: {json_type(slot)}, expected u64")
+        first = self.node.history_start()
+        if slot < first:
+            raise RpcError(
+                BLOCK_CLEANED_UP,
+                f"Block {slot} cleaned up, does not exist on node. First available block: {first}",
+            )
         block_time = self.node.block_time(slot)
         if block_time is not None:
             return block_time
@@ -255,3 +267,133 @@ class _Methods:
             for pubkey, account in matches
         ]
         return {"context": self._context(), "value": value}
+
+    # ---- transaction history (Agave's `--enable-rpc-transaction-history`) -------------------
+
+    def _rpc_get_first_available_block(self, params: object) -> object:
+        expect_no_params(params)
+        return self.node.history_start()
+
+    def _rpc_minimum_ledger_slot(self, params: object) -> object:
+        expect_no_params(params)
+        return self.node.history_start()
+
+    @staticmethod
+    def _history_commitment(config: dict[str, object]) -> None:
+        if config.get("commitment") == "processed":
+            raise invalid_params_plain("Method does not support commitment below `confirmed`")
+
+    def _rpc_get_signatures_for_address(self, params: object) -> object:
+        """Newest first; `before` and `until` exclusive; `limit` 1..1000 (default 1000). An
+        unknown `before` gives an empty list and an unknown `until` is ignored, as Agave's
+        blockstore does."""
+        args = params_list(params)
+        if not args:
+            raise invalid_params("invalid length 0, expected an address")
+        address = str(parse_pubkey(args[0]))
+        config = config_object(args, 1, 2)
+        self._history_commitment(config)
+        self._check_min_context_slot(u64_field(config, "minContextSlot"))
+        limit = u64_field(config, "limit")
+        if limit is None:
+            limit = MAX_SIGNATURES_LIMIT
+        if not 1 <= limit <= MAX_SIGNATURES_LIMIT:
+            raise invalid_params_plain(f"Invalid limit; max {MAX_SIGNATURES_LIMIT}")
+        ledger = self.node.ledger
+        first = self.node.history_start()
+        indexes = ledger.by_address.get(address, [])
+        end = len(indexes)  # exclusive, counting from the oldest
+        before = self._signature_field(config, "before")
+        if before is not None:
+            at = ledger.by_signature.get(before)
+            if at is None or ledger.entries[at].slot < first:
+                return []
+            end = _position(indexes, at)
+        start = 0
+        until = self._signature_field(config, "until")
+        if until is not None and until in ledger.by_signature:
+            start = _position(indexes, ledger.by_signature[until]) + 1
+            start = min(start, end)
+        out: list[object] = []
+        for i in reversed(indexes[start:end]):
+            entry = ledger.entries[i]
+            if entry.slot < first:
+                break
+            out.append(
+                {
+                    "blockTime": entry.block_time,
+                    "confirmationStatus": "finalized",
+                    "err": entry.err,
+                    "memo": None,
+                    "signature": entry.signature,
+                    "slot": entry.slot,
+                }
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    @staticmethod
+    def _signature_field(config: dict[str, object], name: str) -> str | None:
+        value = config.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise invalid_params(f"invalid type: {json_type(value)}, expected a string")
+        try:
+            raw = b58decode(value)
+        except ValueError:
+            raw = b""
+        if len(raw) != 64:
+            raise invalid_params_plain("Invalid param: WrongSize")
+        return value
+
+    def _rpc_get_transaction(self, params: object) -> object:
+        args = params_list(params)
+        if not args:
+            raise invalid_params("invalid length 0, expected a signature")
+        if not isinstance(args[0], str):
+            raise invalid_params(f"invalid type: {json_type(args[0])}, expected a string")
+        signature = self._signature_field({"s": args[0]}, "s")
+        encoding: object = "json"
+        max_version: int | None = None
+        if len(args) > 2:
+            raise invalid_params(f"invalid length {len(args)}, expected at most 2 parameters")
+        if len(args) == 2 and isinstance(args[1], str):  # the legacy form: an encoding
+            encoding = args[1]
+        else:
+            config = config_object(args, 1, 2)
+            self._history_commitment(config)
+            encoding = config.get("encoding") or "json"
+            max_version = u64_field(config, "maxSupportedTransactionVersion")
+        if encoding != "json":
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Invalid params: encoding `{encoding}` is not supported by the sandbox node; "
+                "use json.",
+            )
+        ledger = self.node.ledger
+        at = ledger.by_signature.get(signature or "")
+        if at is None:
+            return None
+        entry = ledger.entries[at]
+        if entry.slot < self.node.history_start():
+            return None
+        if max_version is None:
+            return entry.result
+        return {**entry.result, "version": "legacy"}
+
+
+#: Agave's MAX_GET_CONFIRMED_SIGNATURES_FOR_ADDRESS2_LIMIT
+MAX_SIGNATURES_LIMIT = 1000
+
+
+def invalid_params_plain(message: str) -> RpcError:
+    return RpcError(INVALID_PARAMS, message)
+
+
+def _position(indexes: list[int], ledger_index: int) -> int:
+    """Where `ledger_index` is, or would be, in an address's (sorted) ledger indexes."""
+    import bisect
+
+    return bisect.bisect_left(indexes, ledger_index)

@@ -40,6 +40,14 @@ from solders.transaction_metadata import (
 
 from ..rpc_http import ServedNode
 from .handlers import rpc_methods
+from .history import (
+    Ledger,
+    Recorded,
+    error_json,
+    inner_json,
+    token_balances,
+    transaction_result,
+)
 from .ids import CLOCK_SYSVAR_ID, SYSVAR_OWNER_ID
 from .token_state import UiAmountMode
 from .wire import b58decode
@@ -91,6 +99,7 @@ class SolanaNode(ServedNode):
         max_multiple_accounts: int = MAX_MULTIPLE_ACCOUNTS,
         max_request_body_bytes: int = MAX_REQUEST_BODY_BYTES,
         payer_lamports: int = 100_000 * 10**9,
+        first_available_slot: int | None = None,
     ) -> None:
         if len(b58decode(genesis_hash)) != 32:
             raise ValueError("genesis_hash must be a base58-encoded 32-byte hash")
@@ -107,6 +116,11 @@ class SolanaNode(ServedNode):
         self._server_name = "solana-node"
         self._keyring: dict[Pubkey, Keypair] = {}
         self._block_times: dict[int, int] = {}
+        #: every transaction processed (`getSignaturesForAddress`, `getTransaction`)
+        self.ledger = Ledger()
+        #: the oldest slot whose transactions and block time the node still serves (None: all
+        #: of them, from the slot it started at); set it later to cut the history short
+        self.first_available_slot = first_available_slot
         if unix_timestamp is None:
             unix_timestamp = int(time.time())
         clock = self.svm.get_clock()
@@ -119,6 +133,7 @@ class SolanaNode(ServedNode):
                 unix_timestamp=unix_timestamp,
             )
         )
+        self.start_slot = slot
         self.payer = Keypair()
         self.remember(self.payer)
         self.airdrop(self.payer.pubkey(), payer_lamports)
@@ -262,11 +277,68 @@ class SolanaNode(ServedNode):
         """
         with self.lock:
             tx = self._build_transaction(instructions, signers)
+            keys = list(tx.message.account_keys)
+            clock = self.svm.get_clock()
+            pre = [self.get_account(k) for k in keys]
+            pre_token = token_balances(
+                keys, self.get_account, clock.unix_timestamp, self.ui_amount_mode
+            )
             result = self.svm.send_transaction(tx)
             self.svm.expire_blockhash()
+            self._record(tx, keys, clock, pre, pre_token, result)
             if isinstance(result, FailedTransactionMetadata):
                 raise SandboxTransactionError(result.err(), result.meta().logs())
             return result
+
+    def _record(
+        self,
+        tx: Transaction,
+        keys: list[Pubkey],
+        clock: Clock,
+        pre: list[Account | None],
+        pre_token: list[dict[str, object]],
+        result: TransactionMetadata | FailedTransactionMetadata,
+    ) -> None:
+        """Keep a processed transaction in the ledger, as Agave's blockstore keeps it."""
+        if isinstance(result, FailedTransactionMetadata):
+            err = error_json(result.err())
+            meta = result.meta()
+        else:
+            err, meta = None, result
+        signature = str(tx.signatures[0])
+        post = [self.get_account(k) for k in keys]
+        self.ledger.add(
+            Recorded(
+                signature=signature,
+                slot=clock.slot,
+                block_time=clock.unix_timestamp,
+                err=err,
+                keys=tuple(str(k) for k in keys),
+                result=transaction_result(
+                    tx,
+                    slot=clock.slot,
+                    block_time=clock.unix_timestamp,
+                    err=err,
+                    fee=meta.fee(),
+                    pre_balances=[a.lamports if a is not None else 0 for a in pre],
+                    post_balances=[a.lamports if a is not None else 0 for a in post],
+                    pre_token=pre_token,
+                    post_token=token_balances(
+                        keys, self.get_account, clock.unix_timestamp, self.ui_amount_mode
+                    ),
+                    inner=inner_json(meta.inner_instructions()),
+                    logs=list(meta.logs()),
+                    compute_units=meta.compute_units_consumed(),
+                ),
+            )
+        )
+
+    def history_start(self) -> int:
+        """The first slot the node still serves (`getFirstAvailableBlock`)."""
+        with self.lock:
+            if self.first_available_slot is not None:
+                return self.first_available_slot
+            return self.start_slot
 
     def simulate_transaction(
         self, instructions: Sequence[Instruction], signers: Iterable[Keypair] = ()

@@ -23,6 +23,7 @@ from ..rpc_http import INVALID_PARAMS, INVALID_REQUEST, RpcError
 MAX_BASE58_BYTES: Final = 128
 
 # JSON-RPC 2.0 and Agave custom error codes.
+BLOCK_CLEANED_UP: Final = -32001
 BLOCK_NOT_AVAILABLE: Final = -32004
 MIN_CONTEXT_SLOT_NOT_REACHED: Final = -32016
 
