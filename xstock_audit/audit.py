@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -207,7 +208,8 @@ def run(
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
     books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s, when))
-    return reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
+    result = reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
+    return result if when is None else replace(result, at=when)
 
 
 async def _read_both(

@@ -121,6 +121,8 @@ class AuditResult:
     summary: Mapping[Status, int] = field(default_factory=dict)
     #: what the gate decided (`policy.fail_on`, ignores); None: the default gate
     gate: Gate | None = None
+    #: `check --at`: the instant the chains were read as of (None: their heads)
+    at: datetime | None = None
 
     @property
     def exit_code(self) -> int:

@@ -48,9 +48,10 @@ def _deployment(d: DeploymentResult) -> dict[str, Any]:
     }
 
 
-def _token(t: TokenResult) -> dict[str, Any]:
+def _token(t: TokenResult, at: str | None = None) -> dict[str, Any]:
     return {
         "symbol": t.symbol,
+        "at": at,
         "isin": t.isin,
         "status": t.status.value,
         "onchain": _opt(t.onchain),
@@ -81,6 +82,7 @@ def _token(t: TokenResult) -> dict[str, Any]:
 
 
 def document(result: AuditResult) -> dict[str, Any]:
+    at = None if result.at is None else iso(result.at)
     chains: dict[str, Any] = {}
     for name, read in result.chains.items():
         pin, messages = read.pin, text.notes(read.notes)
@@ -101,8 +103,9 @@ def document(result: AuditResult) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "generated_at": iso(result.generated_at.replace(microsecond=0)),
+        "at": None if result.at is None else iso(result.at),
         "chains": chains,
-        "tokens": [_token(t) for t in result.tokens],
+        "tokens": [_token(t, at) for t in result.tokens],
         "summary": {s.value: result.summary.get(s, 0) for s in Status},
         "gate": None if result.gate is None else _gate(result.gate),
         "exit_code": result.exit_code,
