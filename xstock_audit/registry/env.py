@@ -93,10 +93,11 @@ def register_secrets(chains: Any, custodians: Any = None) -> None:
     for place in places:
         if not isinstance(place, dict):
             continue
-        rpc = place.get("rpc")
-        for url in rpc if isinstance(rpc, list) else [rpc]:
-            if isinstance(url, str):
-                redact.register_url(url)
+        for key in ("rpc", "archive_rpc"):  # archive_rpc: EVM endpoints for past reads
+            rpc = place.get(key)
+            for url in rpc if isinstance(rpc, list) else [rpc]:
+                if isinstance(url, str):
+                    redact.register_url(url)
         headers = place.get("headers")
         if isinstance(headers, dict):
             for value in headers.values():

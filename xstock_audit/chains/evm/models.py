@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from ..interface import ChainSettings, DeploymentModel
+from ..interface import ChainSettings, DeploymentModel, _check_rpc_urls
 from ..multicall import MULTICALL3_ADDRESS
 
 _HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -61,6 +61,14 @@ class EvmChain(ChainSettings):
     multicall: str | Literal[False] = MULTICALL3_ADDRESS
     multicall_chunk: Annotated[StrictInt, Field(ge=1, le=10000)] = 500
     multicall_bytes: Annotated[StrictInt, Field(ge=1024, le=10_000_000)] = 128 * 1024
+    #: endpoints that keep old state (archive nodes), used only for past reads
+    #: (`check --at`); tried before `rpc`, which then serves as their failover
+    archive_rpc: list[str] = Field(default_factory=list)
+
+    @field_validator("archive_rpc")
+    @classmethod
+    def _archive_urls(cls, v: list[str]) -> list[str]:
+        return _check_rpc_urls(v)
 
     @field_validator("multicall", mode="before")
     @classmethod

@@ -13,29 +13,40 @@ Per endpoint, two HTTP requests in the usual case, each one JSON-RPC batch:
    same calls go as plain `eth_call`s in JSON-RPC batches.
 
 If an endpoint fails, the whole read moves to the next one.
+
+`read_at(deployments, when)` (`check --at`) first finds the last block at or before `when`
+(`blocksearch`: one round trip for the chain id, the head and the first blocks, then a few
+batches of headers), then reads everything at that block as above. It uses the chain's
+`archive_rpc` endpoints first, then `rpc`. A node that no longer has the state of that block
+(not an archive node) is an error naming the block and the endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import RpcError
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix
-from .. import JsonRpcReader, failed, guarded
+from .. import JsonRpcReader, endpoints_for, failed, guarded
 from .. import multicall as mc
 from ..consensus import Probe, freshness, merge, select
 from ..interface import (
     ChainRead,
+    ChainSettings,
     DeploymentModel,
     EndpointFailed,
     Note,
     Pin,
+    StaleHead,
 )
+from . import blocksearch
 from .models import EvmChain, EvmDeployment
 from .values import (
     SEL_ACTIVATION,
@@ -60,6 +71,35 @@ WAD = 10**18
 REVERTED = Failure("execution reverted", revert=True)
 #: eth_call errors that mean "this chunk is too big": split it and try again.
 SPLIT_HINTS = ("out of gas", "gas required exceeds", "gas limit", "too large", "exceeds")
+#: errors of a node asked for state it no longer has (geth, erigon, reth, nethermind,
+#: besu, anvil with --prune-history, hosted providers): the block needs an archive node
+MISSING_STATE_HINTS = re.compile(
+    r"missing trie node|header not found|historical state|state histor|unknown block"
+    r"|state\b.*\b(not available|unavailable|pruned)|pruned|blockoutofrange|block height is"
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ...progress import ChainWatch
+
+
+class MissingState(RpcError):
+    """The endpoint has no state at the block asked for (not an archive node)."""
+
+
+def _missing_state(exc: RpcError, block: int, ep: Endpoint) -> MissingState | None:
+    """`exc` as a missing-state error naming the block and the endpoint, or None when it is
+    another error. A `MissingState` already is one."""
+    if isinstance(exc, MissingState):
+        return exc
+    text = exc.message.lower()
+    if not MISSING_STATE_HINTS.search(text):
+        return None
+    return MissingState(
+        f"{ep.shown} has no state at block {block} (not an archive node? list one under "
+        f"the chain's archive_rpc): {exc.message}"
+    )
 
 
 def _quantity(result: Any) -> int:
@@ -72,6 +112,13 @@ def _hex_bytes(result: Any) -> bytes:
     if not isinstance(result, str) or not result.startswith("0x"):
         raise ValueError("eth_call reply is not hex data")
     return bytes.fromhex(result[2:])
+
+
+def _header(ep: Endpoint, block: Any, asked: str) -> tuple[int, int]:
+    """(number, timestamp) of an `eth_getBlockByNumber` reply."""
+    if not isinstance(block, dict):
+        raise RpcError(f"{ep.shown}: block {asked} not found")
+    return _quantity(block.get("number")), _quantity(block.get("timestamp"))
 
 
 def _is_split_error(exc: RpcError) -> bool:
@@ -105,6 +152,139 @@ class EvmReader(JsonRpcReader):
     #: Proof of Reserve aggregators to read in the same block (custody `chainlink-por`); set
     #: by the audit before `read`
     feeds: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        name: str,
+        chain: ChainSettings,
+        client: httpx.AsyncClient,
+        *,
+        now: datetime | None = None,
+        clock_skew: timedelta = timedelta(minutes=5),
+        watch: ChainWatch | None = None,
+    ) -> None:
+        super().__init__(name, chain, client, now=now, clock_skew=clock_skew, watch=watch)
+        archive = list(getattr(chain, "archive_rpc", ()))
+        #: endpoints for past reads only (`archive_rpc`)
+        self.archive = (
+            endpoints_for(chain.model_copy(update={"rpc": archive}), client) if archive else []
+        )
+        #: block number -> timestamp of every header fetched in this run (`read_at`)
+        self.headers: dict[int, int] = {}
+
+    # -- check --at: the last block at or before an instant --------------------------------
+
+    async def read_at(self, deployments: Sequence[DeploymentModel], when: datetime) -> ChainRead:
+        evm = [d for d in deployments if isinstance(d, EvmDeployment)]
+        endpoints = [*self.archive, *self.endpoints]
+        self.watch.track(endpoints)
+        errors: list[Note] = []
+        for ep in endpoints:
+            self.watch.using(ep)
+            try:
+                found, how = await self._find_block(ep, when)
+            except blocksearch.BeforeGenesis as exc:
+                return failed(
+                    self.name, evm, f"{when.isoformat()} is before the chain began: {exc}"
+                )
+            except RpcError as exc:
+                errors.append(EndpointFailed(exc.message))
+                continue
+            if found.next_timestamp is None and self.clock is not None:
+                # the head is at or before `when`: a node whose head is much older than the
+                # instant is stuck or syncing, and its head is not the chain at `when`
+                behind = when - from_unix(found.timestamp)
+                if behind > self.clock.max_head_age:
+                    errors.append(
+                        StaleHead(
+                            ep.shown,
+                            self.unit,
+                            found.number,
+                            from_unix(found.timestamp),
+                            behind,
+                            self.clock.max_head_age,
+                        )
+                    )
+                    continue
+            self.watch.pinned(found.number, ep)
+            ident = _Ident(found.number, found.timestamp, bool(self.chain.multicall), None)
+            try:
+                read = await self._values(ep, evm, ident)
+            except RpcError as exc:
+                errors.append(EndpointFailed(exc.message))
+                continue
+            problem = freshness(read, self.clock, pinned=True)
+            if problem:
+                errors.append(problem)
+                continue
+            assert read.pin is not None
+            return replace(
+                read,
+                pin=replace(read.pin, at=when, how=how),
+                notes=(*errors, *read.notes),
+                retries=sum(ep.stats.retries for ep in endpoints),
+            )
+        return failed(self.name, evm, *errors)
+
+    async def _find_block(self, ep: Endpoint, when: datetime) -> tuple[blocksearch.Found, str]:
+        """The last block at or before `when` on `ep`, and how it was found. One round trip
+        for the chain id, the head and blocks 0 and 1 (block 0 of some chains is dated
+        1970: block 1 anchors the average block time), then `blocksearch.find`."""
+        cache = self.headers
+        anchors = [n for n in (0, 1) if n not in cache]
+        calls = [Call("eth_chainId"), Call("eth_getBlockByNumber", ["latest", False])]
+        calls += [Call("eth_getBlockByNumber", [hex(n), False]) for n in anchors]
+        replies = await ep.batch(calls)
+        for r in replies[:2]:
+            if isinstance(r, RpcError):
+                raise r
+        try:
+            chain_id = _quantity(replies[0])
+            if chain_id != self.chain.chain_id:
+                raise RpcError(
+                    f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
+                    f"{self.chain.chain_id} (wrong network?)"
+                )
+            head_number, head_time = _header(ep, replies[1], "latest")
+            cache[head_number] = head_time
+            for n, r in zip(anchors, replies[2:], strict=True):
+                if r is None and n > head_number:
+                    continue  # a chain of one block
+                if isinstance(r, RpcError):
+                    raise r
+                number, stamp = _header(ep, r, hex(n))
+                cache[number] = stamp
+        except ValueError as exc:
+            raise RpcError(f"{ep.shown}: malformed reply: {exc}") from None
+        fetched = 1 + len(anchors)
+
+        async def fetch(numbers: list[int]) -> dict[int, int]:
+            got = await ep.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+            out: dict[int, int] = {}
+            for n, r in zip(numbers, got, strict=True):
+                if isinstance(r, RpcError):
+                    raise r
+                number, stamp = _header(ep, r, hex(n))
+                if number != n:
+                    raise RpcError(f"{ep.shown}: asked for block {n}, got block {number}")
+                out[n] = stamp
+            return out
+
+        try:
+            found = await blocksearch.find(int(when.timestamp()), head_number, cache, fetch)
+        except ValueError as exc:
+            if isinstance(exc, blocksearch.BeforeGenesis):
+                raise
+            raise RpcError(f"{ep.shown}: malformed reply: {exc}") from None
+        rounds = 1 + found.rounds
+        headers = fetched + found.headers
+        how = (
+            f"block search: {rounds} round trip{'s' if rounds != 1 else ''}, "
+            f"{headers} header{'s' if headers != 1 else ''}"
+        )
+        if found.next_timestamp is None:
+            how += " (the head is at or before the instant)"
+        return found, how
 
     async def read(
         self, deployments: Sequence[DeploymentModel], at: int | None = None
@@ -280,7 +460,10 @@ class EvmReader(JsonRpcReader):
                 timestamp = uint(stamp)
         if results is None:  # no Multicall3 (at this block): plain eth_calls
             if timestamp is None:
-                block = await ep.call("eth_getBlockByNumber", [hex(number), False])
+                try:
+                    block = await ep.call("eth_getBlockByNumber", [hex(number), False])
+                except RpcError as exc:
+                    raise _missing_state(exc, number, ep) or exc from None
                 if not isinstance(block, dict):
                     raise RpcError(f"{ep.shown}: block {number} not found")
                 timestamp = _quantity(block.get("timestamp"))
@@ -370,6 +553,9 @@ class EvmReader(JsonRpcReader):
                 )
                 for (a, b, size), reply in zip(group, replies, strict=True):
                     if isinstance(reply, RpcError):
+                        missing = _missing_state(reply, int(block, 16), ep)
+                        if missing:
+                            raise missing
                         if b - a > 1 and (_is_split_error(reply) or reply.transient):
                             mid = (a + b) // 2
                             retry += [(a, mid, size // 2), (mid, b, size - size // 2)]
@@ -414,6 +600,9 @@ class EvmReader(JsonRpcReader):
         out: list[CallResult] = []
         for r in replies:
             if isinstance(r, RpcError):
+                missing = _missing_state(r, int(block, 16), ep)
+                if missing:
+                    raise missing
                 out.append(Failure(r.message, revert=r.is_revert))
                 continue
             try:
