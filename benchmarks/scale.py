@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,20 +38,28 @@ from xstock_audit.sandbox.solana import SolanaNode  # noqa: E402
 CLI = str(Path(sys.executable).with_name("xstock-audit"))
 
 
+#: Runs the command and prints its wall time, exit code and peak RSS. A child spawned by this
+#: (large) benchmark process would inherit its memory high-water mark: Linux records the old
+#: address space's peak at exec, and posix_spawn's child shares the parent's until then. So
+#: the command is spawned from this small shim (a few MB, `python -S`), whose own peak is
+#: what the figure may carry in (an overestimate of a few MB, never an underestimate).
+_SHIM = """
+import os, sys, time
+t0 = time.perf_counter()
+devnull = os.open(os.devnull, os.O_WRONLY)
+quiet = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=quiet)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - t0, os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_kib(args: list[str]) -> tuple[float, int, int]:
-    """(wall, exit code, peak RSS KiB) using wait4 on the child itself."""
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(
-        args[0],
-        args,
-        os.environ,
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-        ],
-    )
-    _, status, usage = os.wait4(pid, 0)
-    return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    """(wall, exit code, peak RSS KiB) of `args`, measured by a small shim process."""
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _SHIM, *args], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), int(out[1]), int(out[2])
 
 
 def naive(world: World, evm_url: str, sol_url: str) -> dict[str, Decimal]:
