@@ -53,6 +53,8 @@ class CheckRequest:
     notify: str | None = None
     #: `--at`: read the chains as of this instant
     at: datetime | None = None
+    #: `--at attestation`: each token as of its custody's newest as-of
+    at_attestation: bool = False
 
 
 def problems(req: CheckRequest) -> list[str]:

@@ -282,7 +282,8 @@ def check(
             help=(
                 "Read every chain as of TIME (ISO 8601 with a zone, or unix seconds) instead "
                 "of the head: EVM at the last block at or before it, Solana by replaying the "
-                "transactions since."
+                "transactions since. 'attestation': each token as of its custody's newest "
+                "as-of."
             ),
             rich_help_panel="Point in time",
         ),
@@ -365,7 +366,9 @@ def check(
             req.fail_on = parse_fail_on(fail_on)
         except ValueError as exc:
             _fail(f"error: --fail-on: {exc}", EXIT_INPUT, debug)
-    if at is not None:
+    if at is not None and at.strip().lower() == "attestation":
+        req.at_attestation = True
+    elif at is not None:
         try:
             req.at = checkrun.parse_at(at)
         except ValueError as exc:
@@ -393,15 +396,25 @@ def check(
         gc.disable()
         # not with --quiet, nor when stdout carries a machine-readable document
         progress = _progress(not quiet and (not fmt.machine_readable or output is not None))
-        result = audit.run(
-            reg,
-            progress=progress,
-            deadline_s=timeout,
-            fail_on=req.fail_on,
-            ignores=ignores_in,
-            mints=mints_in,
-            when=req.at,
-        )
+        if req.at_attestation:
+            result = audit.run_at_attestation(
+                reg,
+                progress=progress,
+                deadline_s=timeout,
+                fail_on=req.fail_on,
+                ignores=ignores_in,
+                mints=mints_in,
+            )
+        else:
+            result = audit.run(
+                reg,
+                progress=progress,
+                deadline_s=timeout,
+                fail_on=req.fail_on,
+                ignores=ignores_in,
+                mints=mints_in,
+                when=req.at,
+            )
         to_terminal = output is None and sys.stdout.isatty()
         text = fmt.render(
             result,

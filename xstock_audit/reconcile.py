@@ -123,6 +123,8 @@ class AuditResult:
     gate: Gate | None = None
     #: `check --at`: the instant the chains were read as of (None: their heads)
     at: datetime | None = None
+    #: `check --at attestation`: each token's instant (a token not listed: the head)
+    token_at: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:

@@ -105,7 +105,10 @@ def document(result: AuditResult) -> dict[str, Any]:
         "generated_at": iso(result.generated_at.replace(microsecond=0)),
         "at": None if result.at is None else iso(result.at),
         "chains": chains,
-        "tokens": [_token(t, at) for t in result.tokens],
+        "tokens": [
+            _token(t, iso(result.token_at[t.symbol]) if t.symbol in result.token_at else at)
+            for t in result.tokens
+        ],
         "summary": {s.value: result.summary.get(s, 0) for s in Status},
         "gate": None if result.gate is None else _gate(result.gate),
         "exit_code": result.exit_code,

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ... import amounts
 from ...errors import RpcError
 from ...rpc import Call, Endpoint
-from ...timefmt import from_unix, iso
+from ...timefmt import from_unix, iso, setting
 from .. import failed, guarded
 from ..interface import ChainRead, DeploymentModel, DeploymentSupply, EndpointFailed, Note, Pin
 from ..interface import MultiplierSchedule as Schedule
@@ -172,10 +172,15 @@ class _Replay:
                 self.histories.setdefault(account, AddressHistory(account))
         self.all_listed.set()
         histories = await listing
-        if snap.unix_timestamp < self.t:
+        # a newest slot dated before the instant: the current state is the state at the
+        # instant (nothing happened since), unless the node is stuck -- held to max_head_age
+        # as a read at the head is (a quiet local node makes no slots while idle)
+        behind = self.t - snap.unix_timestamp
+        if behind > reader.chain.max_head_age.total_seconds():
             raise RpcError(
                 f"{ep.shown}: its newest slot {snap.slot} ({iso(from_unix(snap.unix_timestamp))}) "
-                f"is before the instant {iso(self.when)}"
+                f"is before the instant {iso(self.when)} by more than max_head_age "
+                f"{setting(reader.chain.max_head_age)}: the node is stuck or syncing"
             )
         now = {
             d.key: guarded(
