@@ -89,10 +89,26 @@ def _policy(registry: Path | None) -> tuple[Tolerance | None, Tolerance | None, 
                     "folder): no policy.drift or policy.jump, so nothing is flagged"
                 ],
             )
-        registry = default
-    from . import registry as registry_mod
+        from . import registry as registry_mod
+        from .errors import InputError
 
-    policy = registry_mod.load(registry).policy
+        try:  # the registry found by default: a problem in it does not stop the history
+            policy = registry_mod.load(default).policy
+        except InputError as exc:
+            first = exc.items[0] if hasattr(exc, "items") else exc
+            return (
+                None,
+                None,
+                [
+                    f"{default} could not be loaded ({first.render()}): nothing is flagged; "
+                    "pass --registry to use another"
+                ],
+            )
+        registry = default
+    else:
+        from . import registry as registry_mod
+
+        policy = registry_mod.load(registry).policy
     notes = [
         f"{registry}: policy.{name} is not set: no {name} flags"
         for name, value in (("drift", policy.drift), ("jump", policy.jump))
