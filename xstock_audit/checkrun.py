@@ -53,6 +53,8 @@ class CheckRequest:
     notify: str | None = None
     #: `--at`: read the chains as of this instant
     at: datetime | None = None
+    #: `--movements`: list what moved on chain since each token's custody as-of
+    movements: bool = False
 
 
 def problems(req: CheckRequest) -> list[str]:

@@ -287,6 +287,18 @@ def check(
             rich_help_panel="Point in time",
         ),
     ] = None,
+    movements: Annotated[
+        bool,
+        typer.Option(
+            "--movements",
+            envvar=_env("--movements"),
+            help=(
+                "List per token the mints, burns and excluded-holder transfers between its "
+                "custody as-of and the read (with --at: that instant), in shares."
+            ),
+            rich_help_panel="Point in time",
+        ),
+    ] = False,
     history: Annotated[
         Path | None,
         typer.Option(
@@ -357,6 +369,7 @@ def check(
         mints=list(mint or []),
         history=history,
         notify=notify,
+        movements=movements,
     )
     if fail_on is not None:
         from .policy import parse_fail_on
@@ -401,6 +414,7 @@ def check(
             ignores=ignores_in,
             mints=mints_in,
             when=req.at,
+            movements=req.movements,
         )
         to_terminal = output is None and sys.stdout.isatty()
         text = fmt.render(
