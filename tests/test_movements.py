@@ -11,6 +11,8 @@ and a plain `check` must make the same requests as before (2 on EVM, 1 on Solana
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +24,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from spl.token import instructions as token_ix
 from spl.token.models import BurnCheckedParams, MintToCheckedParams, TransferCheckedParams
-from support.cli import check_json
+from support.cli import CLI, check_json
 from support.evm import AnvilNode, deploy_plain_token, transact
 from support.proxy import Reply, RpcProxy, json_reply
 
@@ -129,7 +131,22 @@ def test_evm_movements(tmp_path: Path) -> None:
             _code, report, _err = check_json(reg, "--movements")
             with_movements = proxy.requests, dict(proxy.methods)
             _code, then, _err = check_json(reg, "--at", str(t))
+            table = subprocess.run(
+                [CLI, "check", str(reg), "--movements"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "NO_COLOR": "1", "COLUMNS": "250"},
+                timeout=120,
+            ).stdout
         assert listed(report) == sent, report["tokens"][0]
+        # the table: one row per movement, the transaction whole, the shares signed
+        assert "Movements since the custody as-of" in table
+        rows = [line for line in table.splitlines() if "AAPLx" in line and " evm " in line]
+        assert len(rows) == len(sent), table
+        for row, (kind, h, amount) in zip(rows, sent, strict=True):
+            assert h in row and f" {kind} " in row, row
+            cell = row.split("│")[-2].strip()
+            assert Decimal(cell) == amount and cell.startswith("+" if amount > 0 else "-"), row
         moved = sum((a for _k, _t, a in sent), Decimal(0))
         assert moved == Decimal(700)  # 500 - 200 + 50, x 2
         assert onchain(report) - onchain(then) == moved == onchain(report) - Decimal(2020)
