@@ -319,3 +319,45 @@ def test_solana_movements(tmp_path: Path, fresh_solana_node: SolanaNode) -> None
     assert moved == Decimal(525)  # (500 - 200 + 50) x 1.5
     assert onchain(report) - onchain(then) == moved
     print(f"Solana requests: plain 1, --movements {with_movements}")
+
+
+# --- the classification alone ----------------------------------------------------------------
+
+
+def test_evm_logs_classified() -> None:
+    from xstock_audit.chains.evm import EvmDeployment
+    from xstock_audit.chains.evm.movements import TRANSFER_TOPIC, ZERO, _classify
+
+    token = "0x" + "11" * 20
+    a, b = "0x" + "aa" * 20, "0x" + "bb" * 20  # excluded
+    h = "0x" + "cc" * 20
+    d = EvmDeployment.model_validate({"chain": "evm", "address": token, "exclude": [a, b]})
+
+    def log(src: str, dst: str, value: int, n: int, *, extra: int = 0) -> dict[str, Any]:
+        topics = [TRANSFER_TOPIC, "0x" + src[2:].rjust(64, "0"), "0x" + dst[2:].rjust(64, "0")]
+        return {
+            "address": token,
+            "topics": topics + ["0x" + "00" * 32] * extra,
+            "data": "0x" + hex(value)[2:].rjust(64, "0"),
+            "blockNumber": hex(n),
+            "logIndex": "0x0",
+            "transactionHash": f"0x{n:064x}",
+        }
+
+    logs = [
+        log(a, b, 5, 7),  # between two excluded holders: nothing
+        log(h, h, 5, 6),  # between two others: nothing
+        log(h, a, 9, 5),  # into an excluded holder: -9
+        log(ZERO, h, 0, 4),  # zero value: nothing
+        log(ZERO, h, 1, 3, extra=1),  # 4 topics (ERC-721): not a Transfer of this token
+        log(ZERO, a, 4, 2),  # a mint into an excluded holder: +4 and -4
+        log(b, ZERO, 3, 1),  # burned from an excluded holder: -3 and +3
+    ]
+    got = _classify("evm", [d], logs, {n: 1_800_000_000 + n for n in range(8)})
+    assert [(m.kind, m.raw, m.number) for m in got.movements[d.key]] == [
+        ("burn", -3, 1),
+        ("transfer", 3, 1),
+        ("mint", 4, 2),
+        ("transfer", -4, 2),
+        ("transfer", -9, 5),
+    ]
