@@ -146,3 +146,17 @@ def test_format_choices_come_from_the_entry_points(tmp_path: Path) -> None:
     assert "installed: html, json, junit, markdown, prometheus, table, toy" in " ".join(
         inside.split()
     )
+
+
+def test_a_family_without_movements_says_so(toy_node: str, tmp_path: Path) -> None:
+    """`check --movements` on a family that does not implement `ChainReader.movements`:
+    the movements are unknown (null, never an empty list) and the token's messages say why."""
+    reg = _registry(tmp_path, toy_node, "120")
+    doc = json.loads(_check(reg, "--format", "json", "--movements").stdout)
+    for token in doc["tokens"]:
+        assert token["movements"] is None
+        assert token["movements_since"] is not None
+        assert any("cannot list movements" in m for m in token["messages"]), token["messages"]
+    table = _check(reg, "--movements").stdout
+    assert "Movements since the custody as-of" in table and "unknown" in table
+    assert "movements" not in json.loads(_check(reg, "--format", "json").stdout)["tokens"][0]

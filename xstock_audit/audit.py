@@ -202,14 +202,20 @@ def run(
     ignores: Sequence[Ignore] = (),
     mints: Mapping[str, Sequence[PlannedMint]] | None = None,
     when: datetime | None = None,
+    movements: bool = False,
 ) -> AuditResult:
     """The whole audit; with `when`, as of that instant (`check --at`). `fail_on`,
     `ignores` and `mints` are the gate's inputs from the command line (see
-    `reconcile.reconcile`)."""
+    `reconcile.reconcile`). `movements` lists per token what moved on chain since its
+    custody as-of (`check --movements`, `movements.attach`)."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
     books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s, when))
     result = reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
+    if movements:
+        from .movements import attach
+
+        result = attach(registry, result, now=now, deadline_s=deadline_s)
     return result if when is None else replace(result, at=when)
 
 

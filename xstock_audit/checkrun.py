@@ -55,6 +55,8 @@ class CheckRequest:
     at: datetime | None = None
     #: `--at attestation`: each token as of its custody's newest as-of
     at_attestation: bool = False
+    #: `--movements`: list what moved on chain since each token's custody as-of
+    movements: bool = False
 
 
 def problems(req: CheckRequest) -> list[str]:

@@ -288,6 +288,18 @@ def check(
             rich_help_panel="Point in time",
         ),
     ] = None,
+    movements: Annotated[
+        bool,
+        typer.Option(
+            "--movements",
+            envvar=_env("--movements"),
+            help=(
+                "List per token the mints, burns and excluded-holder transfers between its "
+                "custody as-of and the read (with --at: that instant), in shares."
+            ),
+            rich_help_panel="Point in time",
+        ),
+    ] = False,
     history: Annotated[
         Path | None,
         typer.Option(
@@ -358,6 +370,7 @@ def check(
         mints=list(mint or []),
         history=history,
         notify=notify,
+        movements=movements,
     )
     if fail_on is not None:
         from .policy import parse_fail_on
@@ -373,6 +386,13 @@ def check(
             req.at = checkrun.parse_at(at)
         except ValueError as exc:
             _fail(f"error: --at: {exc}", EXIT_INPUT, debug)
+    if req.at_attestation and req.movements:
+        _fail(
+            "error: --movements with --at attestation is not supported yet: use --at TIME, "
+            "or --movements alone (movements since each token's custody as-of)",
+            EXIT_INPUT,
+            debug,
+        )
     if problems := checkrun.problems(req):
         _fail("error: " + "\nerror: ".join(problems), EXIT_INPUT, debug)
     try:
@@ -414,6 +434,7 @@ def check(
                 ignores=ignores_in,
                 mints=mints_in,
                 when=req.at,
+                movements=req.movements,
             )
         to_terminal = output is None and sys.stdout.isatty()
         text = fmt.render(

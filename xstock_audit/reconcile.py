@@ -25,7 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from . import amounts
-from .chains.interface import ChainRead, DeploymentModel, DeploymentSupply
+from .chains.interface import ChainRead, DeploymentModel, DeploymentSupply, Movement
 from .custody import CustodyBook, Statement
 from .policy import Gate, Ignore
 from .registry import Registry, Token
@@ -110,6 +110,19 @@ class TokenResult:
     onchain_read: Decimal | None = None
     #: mints counted as if made (`check --mint`), included in `onchain`
     planned_mints: tuple[PlannedMint, ...] = ()
+    #: `check --movements`: what moved on chain since the custody as-of (None: not asked)
+    movements: Movements | None = None
+
+
+@dataclass(frozen=True)
+class Movements:
+    """A token's movements (`check --movements`) after `since`, the oldest as-of of the
+    custody statements it uses, up to the read: oldest first, amounts in shares. `items`
+    is None when they are unknown (a chain not read or not listed; the token's messages say
+    why)."""
+
+    since: datetime | None
+    items: tuple[Movement, ...] | None
 
 
 @dataclass(frozen=True)

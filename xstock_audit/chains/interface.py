@@ -190,6 +190,38 @@ class FeedRound:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Movement:
+    """One change of a deployment's circulating supply after the custody as-of, up to the
+    read (`check --movements`): a mint, a burn, or a transfer out of (or into) an excluded
+    holder. `raw` is in the token's raw units and signed as it changes the circulating
+    supply (a mint +, a burn -, out of an excluded holder +, into one -); `amount`, in
+    shares, is set by the audit (x the multiplier applied to balances x
+    `shares_per_token`)."""
+
+    chain: str
+    #: the deployment's key (contract address, mint)
+    address: str
+    time: datetime
+    #: transaction hash or signature
+    tx: str
+    kind: str  # "mint" | "burn" | "transfer"
+    raw: int
+    #: the block or slot of the transaction
+    number: int
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class MovementsRead:
+    """What `ChainReader.movements` found: per deployment key its movements, oldest first,
+    or in `errors` why they are unknown."""
+
+    chain: str
+    movements: Mapping[str, tuple[Movement, ...]] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
 # --- the registry side -------------------------------------------------------------------------
 
 
@@ -283,6 +315,20 @@ class ChainReader(ABC):
             getattr(self, "name", "?"),
             deployments,
             "this chain family cannot read the past (check --at)",
+        )
+
+    async def movements(
+        self, deployments: Sequence[DeploymentModel], since: datetime, pin: Pin
+    ) -> MovementsRead:
+        """The mints, burns and excluded-holder transfers of these deployments after the
+        instant `since` and up to `pin` (the read's block or slot; with `check --at`, its
+        instant), for `check --movements`. A family that can list them overrides this."""
+        return MovementsRead(
+            getattr(self, "name", "?"),
+            errors={
+                d.key: "this chain family cannot list movements (check --movements)"
+                for d in deployments
+            },
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from .. import text
 from ..amounts import fmt, fmt_short
 from ..policy import Gate
-from ..reconcile import AuditResult, DeploymentResult, Status, TokenResult
+from ..reconcile import AuditResult, DeploymentResult, Movements, Status, TokenResult
 from . import Options, ReportFormat, iso, multiplier, token_messages
 
 SCHEMA = "xstock-audit/report/v1"
@@ -48,8 +48,26 @@ def _deployment(d: DeploymentResult) -> dict[str, Any]:
     }
 
 
-def _token(t: TokenResult, at: str | None = None) -> dict[str, Any]:
+def _movements(m: Movements) -> dict[str, Any]:
     return {
+        "movements_since": None if m.since is None else iso(m.since),
+        "movements": None
+        if m.items is None
+        else [
+            {
+                "time": iso(x.time),
+                "chain": x.chain,
+                "tx": x.tx,
+                "kind": x.kind,
+                "amount": _opt(x.amount),
+            }
+            for x in m.items
+        ],
+    }
+
+
+def _token(t: TokenResult, at: str | None = None) -> dict[str, Any]:
+    out = {
         "symbol": t.symbol,
         "at": at,
         "isin": t.isin,
@@ -79,6 +97,9 @@ def _token(t: TokenResult, at: str | None = None) -> dict[str, Any]:
         ],
         "messages": token_messages(t),
     }
+    if t.movements is not None:  # check --movements
+        out.update(_movements(t.movements))
+    return out
 
 
 def document(result: AuditResult) -> dict[str, Any]:

@@ -165,11 +165,42 @@ def render(result: AuditResult, options: Options) -> str:
         for m in token_messages(t):
             style = "red" if t.status in (Status.UNDER, Status.ERROR) else "yellow"
             console.print(Text(f"{t.symbol}: {m}", style=style), soft_wrap=True)
+    _movements(console, result)
     if result.gate is not None:
         for ig in result.gate.ignored:
             console.print(Text(f"{ig.symbol}: {ig.describe()}", style="cyan"), soft_wrap=True)
     console.print(Text(summary_line(result), style="bold"), soft_wrap=True)
     return buf.getvalue()
+
+
+def _movements(console: Console, result: AuditResult) -> None:
+    """`check --movements`: one table of every token's movements since its custody as-of."""
+    tokens = [t for t in result.tokens if t.movements is not None]
+    if not tokens:
+        return
+    table = Table(title="Movements since the custody as-of", header_style="bold")
+    for name, justify in (
+        ("Token", "left"),
+        ("Time", "left"),
+        ("Chain", "left"),
+        ("Transaction", "left"),
+        ("Kind", "left"),
+        ("Shares", "right"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for t in tokens:
+        m = t.movements
+        assert m is not None
+        since = "" if m.since is None else f"since {iso(m.since)}"
+        if m.items is None:
+            table.add_row(t.symbol, since, "", "", "unknown", UNKNOWN)
+            continue
+        if not m.items:
+            table.add_row(t.symbol, since, "", "", "none", "0")
+            continue
+        for x in m.items:
+            table.add_row(t.symbol, iso(x.time), x.chain, x.tx, x.kind, _signed(x.amount))
+    console.print(table)
 
 
 class TableFormat(ReportFormat):

@@ -42,6 +42,7 @@ from ..interface import (
     ChainSettings,
     DeploymentModel,
     EndpointFailed,
+    MovementsRead,
     Note,
     Pin,
     StaleHead,
@@ -225,6 +226,15 @@ class EvmReader(JsonRpcReader):
                 retries=sum(ep.stats.retries for ep in endpoints),
             )
         return failed(self.name, evm, *errors)
+
+    async def movements(
+        self, deployments: Sequence[DeploymentModel], since: datetime, pin: Pin
+    ) -> MovementsRead:
+        """`check --movements`: the Transfer logs after `since` up to the pinned block
+        (`evm/movements.py`)."""
+        from .movements import movements
+
+        return await movements(self, deployments, since, pin)
 
     async def _find_block(self, ep: Endpoint, when: datetime) -> tuple[blocksearch.Found, str]:
         """The last block at or before `when` on `ep`, and how it was found. One round trip

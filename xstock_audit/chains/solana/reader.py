@@ -34,6 +34,7 @@ from ..interface import (
     ChainRead,
     DeploymentModel,
     EndpointFailed,
+    MovementsRead,
     Note,
     Pin,
 )
@@ -204,6 +205,15 @@ class SolanaReader(JsonRpcReader):
         from .replay import read_at
 
         return await read_at(self, deployments, when)
+
+    async def movements(
+        self, deployments: Sequence[DeploymentModel], since: datetime, pin: Pin
+    ) -> MovementsRead:
+        """`check --movements`: the transactions after `since` that changed a supply or an
+        excluded balance, from the replay of `check --at` (`replay.py`)."""
+        from .replay import movements
+
+        return await movements(self, deployments, since, pin)
 
     async def _read(
         self, ep: Endpoint, deps: Sequence[SolanaDeployment], min_slot: int, check_genesis: bool

@@ -44,7 +44,16 @@ from ...errors import RpcError
 from ...rpc import Call, Endpoint
 from ...timefmt import from_unix, iso, setting
 from .. import failed, guarded
-from ..interface import ChainRead, DeploymentModel, DeploymentSupply, EndpointFailed, Note, Pin
+from ..interface import (
+    ChainRead,
+    DeploymentModel,
+    DeploymentSupply,
+    EndpointFailed,
+    Movement,
+    MovementsRead,
+    Note,
+    Pin,
+)
 from ..interface import MultiplierSchedule as Schedule
 from ..spl_layout import TOKEN_2022, LayoutError, parse_mint
 from .models import SolanaDeployment
@@ -105,6 +114,21 @@ class AddressHistory:
         return self.boundary is not None or self.exhausted
 
 
+@dataclass
+class Collected:
+    """What `_Replay.collect` gathered: the current state (slot `snap.slot`), the tracked
+    token accounts per deployment, each address's transactions after the instant, what each
+    successful one changed (by signature), the failed ones skipped, and the pin."""
+
+    snap: Snapshot
+    tracked: dict[str, list[str]]
+    histories: dict[str, AddressHistory]
+    changes: dict[str, TxChange]
+    failed_skipped: set[str]
+    pin_slot: int
+    pin_time: int
+
+
 # --- the read -----------------------------------------------------------------------------------
 
 
@@ -121,6 +145,77 @@ async def read_at(
             text = exc.message if exc.message.startswith(ep.shown) else f"{ep.shown}: {exc.message}"
             errors.append(EndpointFailed(text))
     return failed(reader.name, deps, *errors)
+
+
+async def movements(
+    reader: SolanaReader, deployments: Sequence[DeploymentModel], since: datetime, pin: Pin
+) -> MovementsRead:
+    """`check --movements`: the replay's per-transaction changes after `since`, up to the
+    read (its slot; with `check --at`, its instant). Per successful transaction and
+    deployment: the mint's supply change is a mint (+) or a burn (-); the change of the
+    excluded accounts' sum, negated, a transfer (a mint into an excluded account is a mint
+    and a transfer that cancel, as in the circulating supply)."""
+    deps = [d for d in deployments if isinstance(d, SolanaDeployment)]
+    if not deps:
+        return MovementsRead(reader.name)
+    errors: list[str] = []
+    check_genesis = len(reader.endpoints) == 1
+    for ep in reader.endpoints:
+        try:
+            got = await _Replay(reader, ep, deps, since).collect(check_genesis)
+        except RpcError as exc:
+            errors.append(
+                exc.message if exc.message.startswith(ep.shown) else f"{ep.shown}: {exc.message}"
+            )
+            continue
+        return _movements(reader.name, deps, got, pin)
+    text = "; ".join(errors) or "no endpoint"
+    return MovementsRead(reader.name, errors={d.key: text for d in deps})
+
+
+def _movements(chain: str, deps: list[SolanaDeployment], got: Collected, pin: Pin) -> MovementsRead:
+    until = None if pin.at is None else math.floor(pin.at.timestamp())
+    out: dict[str, tuple[Movement, ...]] = {}
+    errors: dict[str, str] = {}
+    for d in deps:
+        accounts = got.tracked[d.key]
+        owners = set(d.exclude_owners)
+        # oldest first: by slot, then as the lists (newest first) order a slot's
+        # transactions, the mint's list first (it has every mint and burn)
+        entries: dict[str, tuple[int, int, dict[str, Any]]] = {}
+        for a in [d.mint, *accounts]:
+            for i, e in enumerate(got.histories[a].after):
+                entries.setdefault(e["signature"], (e["slot"], -i, e))
+        found: list[Movement] = []
+        for sig, (_slot, _i, e) in sorted(entries.items(), key=lambda se: se[1][:2]):
+            if (e["slot"] > pin.number) if until is None else (e["blockTime"] > until):
+                continue  # after the read
+            ch = got.changes.get(sig)
+            if ch is None:
+                continue  # failed: changed nothing
+            moved = [
+                (mint, owner, account)
+                for mint, owner, account in ch.holders
+                if mint == d.mint and owner in owners and account not in accounts
+            ]
+            if moved:
+                errors[d.key] = (
+                    f"excluded owner {moved[0][1]} held token account {moved[0][2]} after the "
+                    "custody as-of, which it no longer holds: its transfers are unknown"
+                )
+                break
+            when = from_unix(e["blockTime"])
+            supply_delta = ch.supply.get(d.mint, 0)
+            excluded_delta = sum(ch.accounts.get(a, 0) for a in accounts)
+            for kind, raw in (
+                ("mint" if supply_delta > 0 else "burn", supply_delta),
+                ("transfer", -excluded_delta),
+            ):
+                if raw:
+                    found.append(Movement(chain, d.key, when, sig, kind, raw, e["slot"]))
+        if d.key not in errors:
+            out[d.key] = tuple(found)
+    return MovementsRead(chain, movements=out, errors=errors)
 
 
 class _Replay:
@@ -149,7 +244,16 @@ class _Replay:
             for future in self.fetched.values():
                 future.cancel()
 
-    async def _run(self, check_genesis: bool) -> ChainRead:
+    async def collect(self, check_genesis: bool) -> Collected:
+        """The current state, and every transaction after the instant up to it (the
+        histories listed, the successful transactions fetched, the pin)."""
+        try:
+            return await self._collect(check_genesis)
+        finally:  # a failed read leaves no request behind
+            for future in self.fetched.values():
+                future.cancel()
+
+    async def _collect(self, check_genesis: bool) -> Collected:
         reader, ep = self.reader, self.ep
         # the mints' and listed accounts' histories are paged while the current state is read;
         # the excluded owners' accounts, known from that state, join the next round
@@ -182,14 +286,6 @@ class _Replay:
                 f"is before the instant {iso(self.when)} by more than max_head_age "
                 f"{setting(reader.chain.max_head_age)}: the node is stuck or syncing"
             )
-        now = {
-            d.key: guarded(
-                reader.name,
-                d.mint,
-                partial(supply, reader.name, d, snap.accounts, snap.owned, snap.unix_timestamp),
-            )
-            for d in self.deps
-        }
         results = await asyncio.gather(*self.fetched.values(), return_exceptions=True)
         fetched: dict[str, TxChange] = {}
         for sig, r in zip(self.fetched, results, strict=True):
@@ -202,6 +298,21 @@ class _Replay:
         changes = {sig: ch for sig, ch in fetched.items() if sig in listed}
         failed_skipped = self.failed_skipped & listed
         pin_slot, pin_time = await self._reach(histories)
+        return Collected(snap, tracked, histories, changes, failed_skipped, pin_slot, pin_time)
+
+    async def _run(self, check_genesis: bool) -> ChainRead:
+        reader, ep = self.reader, self.ep
+        got = await self._collect(check_genesis)
+        snap, tracked, histories, changes = got.snap, got.tracked, got.histories, got.changes
+        failed_skipped, pin_slot, pin_time = got.failed_skipped, got.pin_slot, got.pin_time
+        now = {
+            d.key: guarded(
+                reader.name,
+                d.mint,
+                partial(supply, reader.name, d, snap.accounts, snap.owned, snap.unix_timestamp),
+            )
+            for d in self.deps
+        }
         supplies: dict[str, DeploymentSupply] = {}
         for d in self.deps:
             current = now[d.key]
@@ -595,4 +706,4 @@ def _b58decode(text: str) -> bytes:
     return b"\0" * pad + (n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b"")
 
 
-__all__ = ["HistoryTooShort", "read_at"]
+__all__ = ["HistoryTooShort", "movements", "read_at"]
