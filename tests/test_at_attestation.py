@@ -86,7 +86,7 @@ def test_at_attestation_reads_each_token_at_its_custody_instant(
     staged: tuple[World, datetime, Any],
 ) -> None:
     world, instant, _ = staged
-    code, doc, err = check_json(world.registry, "--at", "attestation")
+    code, doc, _ = check_json(world.registry, "--at", "attestation")
     assert code == 0, json.dumps(doc["chains"]) + json.dumps([t["messages"] for t in doc["tokens"]])
     assert {t["symbol"]: t["status"] for t in doc["tokens"]} == {"TK0": "BACKED", "TK1": "BACKED"}
     for t in doc["tokens"]:
