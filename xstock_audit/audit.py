@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from .chains.interface import ChainRead, ChainReader, DeploymentModel, family
@@ -110,6 +110,22 @@ def por_books(
 
 
 DEFAULT_DEADLINE_S = 60.0
+
+T = TypeVar("T")
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`, with the result handed over outside the task. When asyncio.run
+    restores the SIGINT handler, the signal module looks the old handler (which holds the
+    main task) up in an enum, and the failed lookup's message is the task's repr, result
+    included: 60,000 dataclass reprs for a 10,000-token audit, thrown away unread."""
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await work)
+
+    asyncio.run(main())
+    return box[0]
 
 
 async def read_chains(
@@ -210,7 +226,7 @@ def run(
     custody as-of (`check --movements`, `movements.attach`)."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
-    books, reads = asyncio.run(_read_both(registry, now, shown, deadline_s, when))
+    books, reads = run_async(_read_both(registry, now, shown, deadline_s, when))
     result = reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
     if movements:
         from .movements import attach
@@ -236,7 +252,7 @@ def run_at_attestation(
     `CHAIN at TIME` (or `CHAIN` for the head); each token carries its instant."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
-    return asyncio.run(
+    return run_async(
         _at_attestation(registry, now, shown, deadline_s, fail_on, ignores, mints or {})
     )
 

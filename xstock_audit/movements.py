@@ -146,7 +146,9 @@ def attach(
     """The result with each token's movements (`TokenResult.movements`)."""
     tokens = {t.symbol: t for t in registry.tokens}
     since = {t.symbol: w for t in result.tokens if (w := since_of(t)) is not None}
-    found = asyncio.run(
+    from .audit import run_async
+
+    found = run_async(
         read_movements(registry, result.chains, since, now=now, deadline_s=deadline_s)
     )
     return replace(
