@@ -388,8 +388,9 @@ def check(
             _fail(f"error: --at: {exc}", EXIT_INPUT, debug)
     if req.at_attestation and req.movements:
         _fail(
-            "error: --movements with --at attestation is not supported yet: use --at TIME, "
-            "or --movements alone (movements since each token's custody as-of)",
+            "error: --movements with --at attestation: nothing to list, since each token is "
+            "read at its custody as-of itself; use --movements alone (movements from the "
+            "custody as-of to the head) or with --at TIME",
             EXIT_INPUT,
             debug,
         )
