@@ -445,3 +445,28 @@ def test_history_and_notify_on_a_status_change(world: Any, hook: Any, tmp_path: 
     assert p.returncode == 0, p.stderr
     statuses = [pt["status"] for s in json.loads(p.stdout)["tokens"] for pt in s["points"]]
     assert statuses == ["BACKED", "UNDER", "UNDER", "BACKED"]
+
+
+@pytest.mark.slow
+def test_a_failed_notification_is_reported_and_keeps_the_exit_code(world: Any) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = _run(
+        "check",
+        str(world.registry),
+        "-f",
+        "json",
+        "--mint",
+        "TK0:1@evm",
+        "--notify",
+        f"http://127.0.0.1:{port}/hooks/T0KEN-SECRET",
+    )
+    assert p.returncode == 1  # the shortfall, not the notification's failure
+    assert json.loads(p.stdout)["gate"]["failed"] == ["TK0"]
+    assert (
+        "notification to http://127.0.0.1:" in p.stderr and "failed after 3 attempt(s)" in p.stderr
+    )
+    assert "T0KEN-SECRET" not in p.stderr

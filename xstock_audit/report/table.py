@@ -84,9 +84,10 @@ def render(result: AuditResult, options: Options) -> str:
             console.print(Text(f"{name}: not read: {read.error}", style="red"), soft_wrap=True)
         else:
             unit = pin.unit
-            console.print(
-                f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}", soft_wrap=True
-            )
+            line = f"{name}: {unit} {pin.number} at {iso(pin.time)} via {pin.rpc}"
+            if pin.at is not None:  # check --at: the instant asked for, and how it was found
+                line += f" (as of {iso(pin.at)}: {pin.how or 'found'})"
+            console.print(line, soft_wrap=True)
         for message in text.notes(read.notes):
             console.print(Text(f"  {message}", style="yellow"), soft_wrap=True)
 
