@@ -610,3 +610,34 @@ def test_exit_code_and_verdict_follow_the_statuses(
     expected = f"2 token(s): {named} — {verdict} (exit {code})"
     assert summary_line(result) == expected
     assert table(result).splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("width", [120, 200])
+def test_the_fast_table_is_richs_table(
+    result: AuditResult, monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """From FAST_ROWS tokens on, the uncoloured table is laid out without Rich; it must be
+    the same text, character for character (wide characters, unknown amounts, signs)."""
+    from dataclasses import replace
+
+    from xstock_audit.report import table
+
+    many = tuple(
+        replace(t, symbol=f"{t.symbol}{i}" if i % 7 else f"株{t.symbol}{i}")
+        for i in range(60)
+        for t in result.tokens
+    )
+    big = replace(result, tokens=many)
+    assert len(many) >= table.FAST_ROWS
+    options = Options(details=False, color=False, width=width)
+    fast = table.render(big, options)
+    monkeypatch.setattr(table, "FAST_ROWS", 10**9)
+    assert fast == table.render(big, options)
+
+
+def test_the_fast_table_leaves_folding_to_rich() -> None:
+    from xstock_audit.report.table import HEADERS, plain_table
+
+    row = ("T", "US0000000000", "1" * 200, "1", "0", "BACKED")
+    assert plain_table(HEADERS, [row], 120) is None
+    assert plain_table(HEADERS, [row], 300) is not None
