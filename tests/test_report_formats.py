@@ -641,3 +641,29 @@ def test_the_fast_table_leaves_folding_to_rich() -> None:
     row = ("T", "US0000000000", "1" * 200, "1", "0", "BACKED")
     assert plain_table(HEADERS, [row], 120) is None
     assert plain_table(HEADERS, [row], 300) is not None
+
+
+@pytest.mark.parametrize("colours", ["truecolor", "256", "standard"])
+def test_the_fast_coloured_table_is_richs_table(
+    result: AuditResult, monkeypatch: pytest.MonkeyPatch, colours: str
+) -> None:
+    """The same on a colour terminal: the header and each status cell as Rich colours them."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from xstock_audit.report import table
+
+    real = Console
+
+    def console(**kwargs: Any) -> Console:
+        return real(**kwargs, color_system=colours)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(table, "Console", console)
+    many = tuple(replace(t, symbol=f"{t.symbol}{i}") for i in range(50) for t in result.tokens)
+    big = replace(result, tokens=many)
+    options = Options(details=False, color=True, width=120)
+    fast = table.render(big, options)
+    assert "\x1b[" in fast
+    monkeypatch.setattr(table, "FAST_ROWS", 10**9)
+    assert fast == table.render(big, options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 
 from rich.console import Console
@@ -43,7 +44,7 @@ FAST_ROWS = 200
 
 
 def plain_table(
-    headers: tuple[tuple[str, str], ...], rows: list[tuple[str, ...]], width: int
+    headers: tuple[tuple[str, str], ...], rows: Sequence[tuple[str, ...]], width: int
 ) -> str | None:
     """The table as Rich draws it (heavy head box, one space of padding, bold header that
     has no effect without colour), or None when a cell would have to fold (wider than the
@@ -77,6 +78,30 @@ def plain_table(
     parts.extend(line(row, "│", "│") for row in rows)
     parts.append(rule("└", "┴", "┘", "─"))
     return "".join(parts)
+
+
+def _coloured(console: Console, plain: str, statuses: set[Status]) -> str:
+    """The plain table in colour, exactly as Rich colours it on this console: Rich draws the
+    header and one row per status at the same column widths, and its header lines and each
+    status's cell are spliced into the plain table."""
+    lines = plain.split("\n")
+    widths = [len(part) - 2 for part in lines[0][1:-1].split("┳")]
+    table = Table(header_style="bold")
+    for (name, justify), w in zip(HEADERS, widths, strict=True):
+        table.add_column(name, justify=justify, width=w)  # type: ignore[arg-type]
+    order = sorted(statuses)
+    for status in order:
+        table.add_row("", "", "", "", "", Text(status.value, style=STYLES[status]))
+    with console.capture() as captured:
+        console.print(table)
+    drawn = captured.get().split("\n")
+    cell = {status: drawn[3 + i].split("│")[-2] for i, status in enumerate(order)}
+    out = [*drawn[:3]]
+    for line in lines[3:-2]:
+        head, _, status_cell = line[:-1].rpartition("│")
+        out.append(head + "│" + cell[Status(status_cell.strip())] + "│")
+    out.append(drawn[3 + len(order)])
+    return "\n".join(out) + "\n"
 
 
 def _amount(value: Decimal | None) -> str:
@@ -148,12 +173,11 @@ def render(result: AuditResult, options: Options) -> str:
         for t in result.tokens
     ]
     fast = None
-    if not options.details and not options.color and len(rows) >= FAST_ROWS:
-        fast = plain_table(
-            HEADERS,
-            [(*r, t.status.value) for r, t in zip(rows, result.tokens, strict=True)],
-            options.width or 120,
-        )
+    if not options.details and len(rows) >= FAST_ROWS:
+        full = [(*r, t.status.value) for r, t in zip(rows, result.tokens, strict=True)]
+        fast = plain_table(HEADERS, full, options.width or 120)
+        if fast is not None and options.color:
+            fast = _coloured(console, fast, {t.status for t in result.tokens})
     if fast is not None:
         console.file.write(fast)
     table = Table(show_lines=options.details, header_style="bold")
