@@ -25,7 +25,7 @@ from .custody import CustodyBook, ParseOptions, read_custodian
 from .errors import InputError
 from .policy import Ignore
 from .progress import ChainWatch, Progress, as_progress
-from .reconcile import AuditResult, PlannedMint, reconcile
+from .reconcile import AuditResult, PlannedMint, conclude, reconcile
 from .registry import Registry
 from .registry.schema import SOURCE_FORMATS, Custodian
 
@@ -282,8 +282,6 @@ async def _at_attestation(
     ignores: Sequence[Ignore],
     mints: Mapping[str, Sequence[PlannedMint]],
 ) -> AuditResult:
-    from .policy import decide
-    from .reconcile import Status
     from .timefmt import iso
 
     apis = asyncio.create_task(read_sources(registry, now, deadline_s))
@@ -305,25 +303,15 @@ async def _at_attestation(
             by_symbol[t.symbol] = t
         for name, read in reads.items():
             chains[name if when is None else f"{name} at {iso(when)}"] = read
-    tokens_out = tuple(by_symbol[t.symbol] for t in registry.tokens)
-    summary = {st: 0 for st in Status}
-    for t in tokens_out:
-        summary[t.status] += 1
-    fail = registry.policy.fail_on if fail_on is None else fail_on
-    own = {
-        ig.symbol: Ignore(ig.symbol, ig.reason, ig.until, "registry")
-        for ig in registry.policy.ignore
-    }
-    own.update({ig.symbol: ig for ig in ignores})
-    gate = decide(((t.symbol, t.status.value) for t in tokens_out), fail, list(own.values()))
-    return AuditResult(
-        generated_at=now,
-        chains=chains,
-        tokens=tokens_out,
-        summary=summary,
-        gate=gate,
-        token_at={s: w for s, w in when_of.items() if w is not None},
+    result = conclude(
+        registry,
+        chains,
+        [by_symbol[t.symbol] for t in registry.tokens],
+        now,
+        fail_on=fail_on,
+        ignores=ignores,
     )
+    return replace(result, token_at={s: w for s, w in when_of.items() if w is not None})
 
 
 async def _read_both(

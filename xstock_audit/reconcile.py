@@ -462,11 +462,26 @@ def reconcile(
                 mints=(mints or {}).get(token.symbol, ()),
             )
         )
+    return conclude(registry, reads, tokens, now, fail_on=fail_on, ignores=ignores)
+
+
+def conclude(
+    registry: Registry,
+    chains: Mapping[str, ChainRead],
+    tokens: Sequence[TokenResult],
+    now: datetime,
+    *,
+    fail_on: Sequence[str] | None = None,
+    ignores: Sequence[Ignore] = (),
+) -> AuditResult:
+    """The result of a run from its tokens' verdicts: the summary and the gate (`fail_on`,
+    default the registry's `policy.fail_on`; the registry's `policy.ignore` and `ignores`,
+    the command line's, which win for the same symbol)."""
+    from .policy import decide
+
     summary = {s: 0 for s in Status}
     for t in tokens:
         summary[t.status] += 1
-    from .policy import decide
-
     by_symbol = {
         ig.symbol: Ignore(ig.symbol, ig.reason, ig.until, "registry")
         for ig in registry.policy.ignore
@@ -479,7 +494,7 @@ def reconcile(
     )
     return AuditResult(
         generated_at=now,
-        chains=dict(reads),
+        chains=dict(chains),
         tokens=tuple(tokens),
         summary=summary,
         gate=gate,
