@@ -470,3 +470,20 @@ def test_a_failed_notification_is_reported_and_keeps_the_exit_code(world: Any) -
         "notification to http://127.0.0.1:" in p.stderr and "failed after 3 attempt(s)" in p.stderr
     )
     assert "T0KEN-SECRET" not in p.stderr
+
+
+def test_at_parsing() -> None:
+    from xstock_audit.checkrun import parse_at
+
+    assert parse_at("2026-11-20T23:59:59Z") == datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+    assert parse_at("2026-11-21T00:59:59+01:00") == datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+    assert parse_at("1763683199") == datetime(2025, 11, 20, 23, 59, 59, tzinfo=UTC)
+    for bad, message in [
+        ("garbage", "not an ISO 8601 timestamp"),
+        ("2026-11-20T23:59:59", "has no timezone"),
+        ("2026-11-20", "has no time of day"),
+        ("2099-01-01T00:00:00Z", "is in the future"),
+        ("9" * 30, "out of range"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_at(bad)

@@ -309,16 +309,12 @@ def parse_at(text: str) -> datetime:
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"{text!r} is not a time (unix seconds out of range)") from None
     else:
+        from .custody.fields import timestamp  # the same rules as an attestation's as_of
+
         try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"{text!r} is not a time: write ISO 8601 with a zone "
-                "(2026-11-20T23:59:59Z) or unix seconds"
-            ) from None
-        if when.tzinfo is None or when.utcoffset() is None:
-            raise ValueError(f"{text!r} has no zone: add Z or an offset such as +01:00")
-        when = when.astimezone(UTC)
+            when = timestamp(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (or give unix seconds)") from None
     if when > now():
         raise ValueError(f"{text!r} is in the future")
     return when
