@@ -291,6 +291,13 @@ def mint_to(
     node.send_transaction([token_ix.mint_to_checked(params)])
 
 
+def _owner_or(node: SolanaNode, account: Pubkey, authority: KeyLike | None) -> Pubkey:
+    """Who signs for a token account: `authority` when given, else the account's owner."""
+    if authority is not None:
+        return pubkey_of(node, authority)
+    return get_token_account(node, account).owner
+
+
 def burn(
     node: SolanaNode,
     mint: Pubkey,
@@ -301,11 +308,7 @@ def burn(
 ) -> None:
     """BurnChecked from `account`, signed by its owner unless `authority` is given (e.g. a
     permanent delegate)."""
-    signer = (
-        pubkey_of(node, authority)
-        if authority is not None
-        else get_token_account(node, account).owner
-    )
+    signer = _owner_or(node, account, authority)
     params = BurnCheckedParams(
         program_id=_token_program_of(node, mint),
         mint=mint,
@@ -327,11 +330,7 @@ def transfer_checked(
     authority: KeyLike | None = None,
 ) -> None:
     """TransferChecked, signed by the source's owner unless `authority` is given."""
-    signer = (
-        pubkey_of(node, authority)
-        if authority is not None
-        else get_token_account(node, source).owner
-    )
+    signer = _owner_or(node, source, authority)
     params = TransferCheckedParams(
         program_id=_token_program_of(node, mint),
         source=source,
