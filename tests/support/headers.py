@@ -21,11 +21,11 @@ import threading
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
+from .localhttp import LocalServer, QuietHandler
 
 #: methods whose block parameter is at this index
 STATE_READS = {
@@ -64,7 +64,7 @@ def irregular_times(n: int, end: int, *, seed: int = 7) -> array[int]:
     return times
 
 
-class HeaderNode:
+class HeaderNode(LocalServer):
     """The virtual chain's JSON-RPC server. Use as a context manager."""
 
     def __init__(
@@ -84,7 +84,6 @@ class HeaderNode:
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=60)
         self._real: list[int] = []  # timestamps of the upstream's blocks 0..
-        self._server: ThreadingHTTPServer | None = None
         self._url = ""
 
     # -- the virtual chain -------------------------------------------------------------
@@ -197,13 +196,7 @@ class HeaderNode:
     def start(self) -> Self:
         node = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 payload = json.loads(body)
@@ -222,26 +215,9 @@ class HeaderNode:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._url = f"http://127.0.0.1:{self._serve(Handler)}/"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._close()
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,10 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 
+from .localhttp import LocalServer, QuietHandler
 from .proxy import Reply
 
 
@@ -28,12 +27,11 @@ class Request:
 Handler = Callable[[Request], Reply]
 
 
-class JsonApi:
+class JsonApi(LocalServer):
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def base(self) -> str:
@@ -47,13 +45,7 @@ class JsonApi:
     def start(self) -> Self:
         api = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class H(QuietHandler):
             def do_GET(self) -> None:
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
                 with api._lock:
@@ -83,27 +75,8 @@ class JsonApi:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up: what the test wants
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(H)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def body(obj: Any) -> bytes:

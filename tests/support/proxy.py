@@ -13,11 +13,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
+from .localhttp import LocalServer, QuietHandler
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Reply:
 FaultHook = Callable[[Any], Reply | None]
 
 
-class RpcProxy:
+class RpcProxy(LocalServer):
     def __init__(
         self, upstream: str, *, delay: float = 0.0, fault: FaultHook | None = None
     ) -> None:
@@ -45,9 +45,7 @@ class RpcProxy:
         self.methods: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=120)
-        self._server: ThreadingHTTPServer | None = None
         self._url = ""
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -63,13 +61,7 @@ class RpcProxy:
     def start(self) -> Self:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 try:
@@ -103,30 +95,12 @@ class RpcProxy:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._url = f"http://127.0.0.1:{self._serve(Handler)}/"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._close()
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def json_reply(obj: Any, status: int = 200) -> Reply:
