@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -191,37 +189,14 @@ def test_a_registry_ignore_expired_or_unknown_is_an_input_error(
 # --- the installed CLI against local chains -----------------------------------------------------
 
 
-class _Hook(BaseHTTPRequestHandler):
-    """A webhook on 127.0.0.1: records every body; answers 500 to the first `fail` posts."""
-
-    bodies: list[dict[str, Any]]
-    fail: list[int]
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        self.bodies.append(body)
-        code = 500 if self.fail and self.fail.pop() else 200
-        self.send_response(code)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def hook() -> Iterator[tuple[str, list[dict[str, Any]], list[int]]]:
-    bodies: list[dict[str, Any]] = []
-    fail: list[int] = []
-    handler = type("Hook", (_Hook,), {"bodies": bodies, "fail": fail})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T0KEN-SECRET", bodies, fail
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A webhook: its URL (with a secret in the path), the bodies posted, and the list whose
+    true entries make it answer HTTP 500."""
+    from support.localhttp import Webhook
+
+    with Webhook() as w:
+        yield w.url("/hooks/T0KEN-SECRET"), w.bodies, w.fail
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -498,30 +496,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         )
 
 
-class _Hook(BaseHTTPRequestHandler):
-    bodies: list[dict[str, Any]]
-
-    def do_POST(self) -> None:
-        self.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-        self.send_response(200)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    bodies: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Hook", (_Hook,), {"bodies": bodies}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/services/T0KEN-SECRET", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    from support.localhttp import Webhook
+
+    with Webhook() as w:
+        yield w.url("/services/T0KEN-SECRET"), w.bodies
 
 
 def _real_bin(folder: Path) -> Path:

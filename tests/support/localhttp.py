@@ -5,6 +5,7 @@ context-manager lifecycle. Each server defines `start` (its handler, then `_serv
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -53,3 +54,30 @@ class LocalServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class Webhook(LocalServer):
+    """A webhook that records the JSON body of every POST (`bodies`) and answers HTTP 500 to
+    as many posts as `fail` has true entries, 200 to the rest."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.fail: list[int] = []
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> Self:
+        hook = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                hook.bodies.append(body)
+                self.send_response(500 if hook.fail and hook.fail.pop() else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self.port = self._serve(Handler)
+        return self
