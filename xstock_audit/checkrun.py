@@ -142,7 +142,8 @@ def render_extra(
     from .report import Options, report_format
 
     fmt = report_format(fmt_name)
-    options = Options(details=True, color=False, width=120, previous=previous_text(path))
+    previous = previous_text(path) if fmt.carries_over else None
+    options = Options(details=True, color=False, width=120, previous=previous)
     if fmt_name == "html" and history_db is not None and history_db.exists():
         from . import history
         from .report.html import render_html

@@ -444,7 +444,7 @@ def check(
                 details=details,
                 color=to_terminal and "NO_COLOR" not in os.environ,
                 width=terminal_width() if to_terminal else pipe_width(),
-                previous=checkrun.previous_text(output),
+                previous=checkrun.previous_text(output) if fmt.carries_over else None,
             ),
         )
 

@@ -32,6 +32,8 @@ class ReportFormat(ABC):
     name: ClassVar[str]
     #: stdout carries the document and nothing else (no progress, summary on stderr)
     machine_readable: ClassVar[bool] = False
+    #: reads `Options.previous`, the file the report replaces (only then is it read)
+    carries_over: ClassVar[bool] = False
 
     @abstractmethod
     def render(self, result: AuditResult, options: Options) -> str: ...

@@ -202,6 +202,7 @@ def render(result: AuditResult, options: Options, previous_text: str | None = No
 class PrometheusFormat(ReportFormat):
     name = "prometheus"
     machine_readable = True
+    carries_over = True
 
     def render(self, result: AuditResult, options: Options) -> str:
         # `options.previous`: the textfile this one replaces (`check --output-prom` and
