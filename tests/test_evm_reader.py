@@ -26,16 +26,19 @@ TREASURY = to_checksum_address("0x00000000000000000000000000000000000000b2")
 BRIDGE = to_checksum_address("0x00000000000000000000000000000000000000c3")
 
 
-@pytest.fixture(params=["multicall", "batch"])
+@pytest.fixture(params=["deployless", "multicall", "batch"])
 def via(request: pytest.FixtureRequest) -> str:
-    """Read through Multicall3 aggregate3, or with plain eth_calls in JSON-RPC batches."""
+    """Read through deployless batch calls (the default), Multicall3 aggregate3, or with
+    plain eth_calls in JSON-RPC batches."""
     mode: str = request.param
     return mode
 
 
-def chain(node: EvmTestNode, via: str = "multicall", **kw: object) -> EvmChain:
+def chain(node: EvmTestNode, via: str = "deployless", **kw: object) -> EvmChain:
     if via == "batch":
         kw.setdefault("multicall", False)
+    elif via == "multicall":
+        kw.setdefault("deployless", False)
     return EvmChain.model_validate({"type": "evm", "chain_id": 31337, "rpc": [node.url], **kw})
 
 

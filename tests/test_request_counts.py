@@ -1,9 +1,10 @@
 """Request counts are behaviour: measured through a counting proxy in front of real nodes.
 
 An issuer of N tokens x (EVM + Solana) x K excluded holders is read in two HTTP requests
-on the EVM chain and one on Solana (one JSON-RPC batch each); Multicall3 chunks that fail
-as too large are split, batches a node refuses as too large are halved, and a chain
-without Multicall3 falls back to plain eth_calls.
+on the EVM chain and one on Solana (one JSON-RPC batch each); batch calls (deployless or
+Multicall3) that fail as too large are split, batches a node refuses as too large are
+halved, a node that refuses creation calls is read through Multicall3, and without
+Multicall3 or deployless calls the values go as plain eth_calls.
 """
 
 from __future__ import annotations
@@ -87,10 +88,13 @@ def assert_all_backed(w: World, doc: dict[str, Any]) -> None:
         assert Decimal(t["onchain"]) == w.onchain[t["symbol"]]
 
 
-def test_two_requests_evm_one_solana(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
+@pytest.mark.parametrize("deployless", [True, False], ids=["deployless", "aggregate3"])
+def test_two_requests_evm_one_solana(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode], deployless: bool
+) -> None:
     evm, sol = nodes
     with RpcProxy(evm.url) as ep, RpcProxy(sol.url) as sp:
-        w = world(tmp_path, nodes, ep, sp)
+        w = world(tmp_path, nodes, ep, sp, evm_settings=f"deployless: {str(deployless).lower()}")
         ep.reset()
         sp.reset()
         doc = check(w)
@@ -98,8 +102,10 @@ def test_two_requests_evm_one_solana(tmp_path: Path, nodes: tuple[AnvilNode, Sol
         assert doc["exit_code"] == 0
         assert ep.requests == 2, ep.methods
         assert sp.requests == 1, sp.methods
-        # EVM: chain id + pin + Multicall3 probe, then every value in aggregate3 chunks
-        assert ep.methods["eth_chainId"] == 1 and ep.methods["eth_getCode"] == 1
+        # EVM: chain id + pin (+ the Multicall3 probe for aggregate3), then every value in
+        # batch calls (or aggregate3 calls) of at most 500 calls each
+        assert ep.methods["eth_chainId"] == 1
+        assert ep.methods["eth_getCode"] == (0 if deployless else 1)
         calls_per_token = 2 + K + 4  # decimals, totalSupply, K balances, 4 multiplier views
         expected_chunks = -(-(N * calls_per_token + 0) // 500)
         assert ep.methods["eth_call"] == expected_chunks
@@ -133,9 +139,31 @@ def test_small_chunks_stay_in_one_batch_and_small_batches_cost_requests(
         assert sp.requests == 2 * K + -(-(1 + N) // 100)  # every call alone, concurrently
 
 
-def test_failed_chunks_are_split(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
-    """A node whose gas cap refuses aggregate3 calls of more than 40 inner calls."""
+def batch_calls(data: str) -> int:
+    """How many calls a deployless batch call's init code carries (BatchRead's input: the
+    groups, then their length as a word), or how many inner calls an aggregate3 call has."""
+    raw = bytes.fromhex(data[2:])
+    if raw[:4] == bytes.fromhex("82ad56cb"):  # aggregate3((address,bool,bytes)[])
+        return int.from_bytes(raw[4 + 32 : 4 + 64], "big")
+    size = int.from_bytes(raw[-32:], "big")
+    groups = raw[-32 - size : -32]
+    p = count = 0
+    while p < len(groups):
+        calls = groups[p + 20]
+        p += 21
+        for _ in range(calls):
+            p += groups[p] + 2  # length byte, calldata, cap byte
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("deployless", [True, False], ids=["deployless", "aggregate3"])
+def test_failed_chunks_are_split(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode], deployless: bool
+) -> None:
+    """A node whose gas cap refuses batch calls of more than 40 inner calls."""
     evm, sol = nodes
+    sizes: list[int] = []
 
     def out_of_gas(payload: Any) -> Reply | None:
         if not isinstance(payload, list) or not any(
@@ -146,8 +174,8 @@ def test_failed_chunks_are_split(tmp_path: Path, nodes: tuple[AnvilNode, SolanaN
         upstream = httpx.post(evm.url, json=payload).json()
         by_id = {r["id"]: r for r in upstream}
         for c in payload:
-            data = c["params"][0]["data"] if c.get("method") == "eth_call" else ""
-            inner = int(data[2 + 8 + 64 : 2 + 8 + 128], 16) if len(data) > 138 else 0
+            inner = batch_calls(c["params"][0]["data"]) if c.get("method") == "eth_call" else 0
+            sizes.append(inner)
             if inner > 40:
                 replies.append(
                     {
@@ -161,12 +189,15 @@ def test_failed_chunks_are_split(tmp_path: Path, nodes: tuple[AnvilNode, SolanaN
         return json_reply(replies)
 
     with RpcProxy(evm.url, fault=out_of_gas) as ep, RpcProxy(sol.url) as sp:
-        w = world(tmp_path, nodes, ep, sp, evm_settings="multicall_chunk: 200")
+        settings = f"multicall_chunk: 200\ndeployless: {str(deployless).lower()}"
+        w = world(tmp_path, nodes, ep, sp, evm_settings=settings)
         ep.reset()
+        sizes.clear()
         doc = check(w)
         assert_all_backed(w, doc)
         # 225 calls in 2 chunks (200 + 25): 200 -> 100 -> 50 -> 25 (all under 40)
         assert ep.requests == 5
+        assert sorted(s for s in sizes if s) == [25] * 9 + [50] * 4 + [100] * 2 + [200]
 
 
 def test_batch_too_large_is_halved(tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]) -> None:
@@ -203,9 +234,12 @@ def test_batch_too_large_is_halved(tmp_path: Path, nodes: tuple[AnvilNode, Solan
         assert ep.requests == 1 + 15 + 15 + 7
 
 
-def test_no_multicall_falls_back_to_batches(
-    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+@pytest.mark.parametrize("deployless", [True, False], ids=["deployless", "aggregate3"])
+def test_no_multicall_contract_needed_or_plain_eth_calls(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode], deployless: bool
 ) -> None:
+    """A chain without Multicall3: deployless batch calls need nothing on chain; without
+    them the probe finds no Multicall3 code and the values go as plain eth_calls."""
     _, sol = nodes
     with AnvilNode(multicall=False) as bare, RpcProxy(bare.url) as ep, RpcProxy(sol.url) as sp:
         w = build(
@@ -218,14 +252,45 @@ def test_no_multicall_falls_back_to_batches(
             solana_url=sp.url,
             n=N,
             k=K,
+            evm_settings=f"deployless: {str(deployless).lower()}",
         )
         ep.reset()
         doc = check(w)
         assert_all_backed(w, doc)
-        # probe finds no code: the values go as plain eth_calls, 100 per batch
         calls = N * (2 + K + 4)
-        assert ep.methods["eth_call"] == calls
-        assert ep.requests == 1 + -(-calls // 100)
+        if deployless:
+            assert ep.methods["eth_call"] == 1 and ep.requests == 2
+        else:  # 100 plain eth_calls per batch
+            assert ep.methods["eth_call"] == calls
+            assert ep.requests == 1 + -(-calls // 100)
+
+
+def test_a_node_that_refuses_creation_calls_is_read_through_multicall3(
+    tmp_path: Path, nodes: tuple[AnvilNode, SolanaNode]
+) -> None:
+    """Every deployless batch call is refused (an eth_call without `to`): the same block is
+    read through Multicall3 aggregate3 instead, one more round trip."""
+    evm, sol = nodes
+
+    def no_creation(payload: Any) -> Reply | None:
+        if not isinstance(payload, list):
+            return None
+        calls = [c for c in payload if c.get("method") == "eth_call"]
+        if not calls or any("to" in c["params"][0] for c in calls):
+            return None
+        return json_reply(
+            [
+                {"jsonrpc": "2.0", "id": c["id"], "error": {"code": -32602, "message": "no to"}}
+                for c in payload
+            ]
+        )
+
+    with RpcProxy(evm.url, fault=no_creation) as ep, RpcProxy(sol.url) as sp:
+        w = world(tmp_path, nodes, ep, sp)
+        ep.reset()
+        doc = check(w)
+        assert_all_backed(w, doc)
+        assert ep.requests == 3  # probe, refused batch calls, aggregate3
 
 
 def test_replies_from_different_slots_are_read_again(

@@ -3,6 +3,9 @@
 // {abi, bytecode, contractName, deployedBytecode, solcVersion}
 // (package data: the sandbox's local Ethereum node deploys them, and so do the tests).
 // Output is deterministic: sorted keys, 2-space indent, trailing newline.
+// It also compiles the package's own Yul (xstock_audit/chains/evm/*.yul: the EVM reader's
+// deployless batch call) into <Name>.json next to each source = {bytecode, evmVersion,
+// solcVersion}, for the evm version every EVM chain runs (no PUSH0: "paris").
 // Usage: npm run build:contracts   (or: node tests/contracts/build.mjs)
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -71,5 +74,32 @@ for (const file of files) {
     const path = join(outDir, `${contractName}.json`);
     writeFileSync(path, `${JSON.stringify(artifact, null, 2)}\n`);
     console.log(`wrote ${path} (${bytecode.length / 2} bytes, solc ${solcVersion}, evm ${EVM_VERSION})`);
+  }
+}
+
+// -- the package's Yul: run on every EVM chain the registry names, so the oldest evm version
+const YUL_EVM_VERSION = "paris";
+const yulDir = join(here, "..", "..", "xstock_audit", "chains", "evm");
+for (const file of readdirSync(yulDir).filter((f) => f.endsWith(".yul")).sort()) {
+  const yulInput = {
+    language: "Yul",
+    sources: { [file]: { content: readFileSync(join(yulDir, file), "utf8") } },
+    settings: {
+      optimizer: { enabled: true, details: { yul: true } },
+      evmVersion: YUL_EVM_VERSION,
+      outputSelection: { "*": { "*": ["evm.bytecode.object"] } },
+    },
+  };
+  const yulOut = JSON.parse(solc.compile(JSON.stringify(yulInput)));
+  for (const diag of yulOut.errors ?? []) {
+    console.error(diag.formattedMessage ?? diag.message);
+    if (diag.severity === "error") process.exit(1);
+  }
+  for (const [name, contract] of Object.entries(yulOut.contracts[file]).sort()) {
+    const bytecode = contract.evm.bytecode.object;
+    const artifact = sortKeys({ bytecode: `0x${bytecode}`, evmVersion: YUL_EVM_VERSION, solcVersion });
+    const path = join(yulDir, `${name}.json`);
+    writeFileSync(path, `${JSON.stringify(artifact, null, 2)}\n`);
+    console.log(`wrote ${path} (${bytecode.length / 2} bytes, solc ${solcVersion}, evm ${YUL_EVM_VERSION})`);
   }
 }

@@ -57,7 +57,11 @@ class EvmChain(ChainSettings):
     max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 2_000_000
     confirmations: Annotated[StrictInt, Field(ge=0)] | None = None
     block: Literal["latest", "safe", "finalized"] | None = None
+    #: run the view calls as one contract-creation eth_call per batch (`batchread`: nothing
+    #: deployed on chain); false: through Multicall3 aggregate3 at `multicall`
+    deployless: bool = True
     #: Multicall3 address (default: the canonical one), or false to use plain eth_calls
+    #: (false also turns `deployless` off: no batch contract at all)
     multicall: str | Literal[False] = MULTICALL3_ADDRESS
     multicall_chunk: Annotated[StrictInt, Field(ge=1, le=10000)] = 500
     multicall_bytes: Annotated[StrictInt, Field(ge=1024, le=10_000_000)] = 128 * 1024

@@ -47,6 +47,7 @@ from ..interface import (
     Pin,
     StaleHead,
 )
+from . import batchread as br
 from . import blocksearch
 from .models import EvmChain, EvmDeployment
 from .values import (
@@ -391,7 +392,7 @@ class EvmReader(JsonRpcReader):
             calls.append(Call("eth_blockNumber"))
         if at is None and self.chain.confirmations is None:
             calls.append(Call("eth_getBlockByNumber", [self.chain.block or "latest", False]))
-        multicall = self.chain.multicall
+        multicall = self.chain.multicall if not self._deployless else False
         if multicall:
             calls.append(Call("eth_getCode", [multicall, "latest"]))
         replies = await ep.batch(calls)
@@ -458,7 +459,14 @@ class EvmReader(JsonRpcReader):
             for address in self.feeds
         }
         results: list[CallResult] | None = None
-        if has_multicall and self.chain.multicall:
+        if self._deployless:
+            batch = await self._batch_calls(ep, targets, number)
+            if batch is not None:
+                results, ran_at = batch
+                timestamp = timestamp if timestamp is not None else ran_at
+            else:  # the node runs no creation calls: Multicall3 if it is there, else eth_calls
+                has_multicall = True
+        if results is None and has_multicall and self.chain.multicall:
             clock = -1
             if timestamp is None:
                 clock = call(self.chain.multicall, mc.GET_CURRENT_BLOCK_TIMESTAMP)
@@ -494,6 +502,117 @@ class EvmReader(JsonRpcReader):
             requests=ep.stats.http_requests,
             feeds={a: feed_round(a, results[r], results[d]) for a, (r, d) in feed_plans.items()},
         )
+
+    @property
+    def _deployless(self) -> bool:
+        return self.chain.deployless and self.chain.multicall is not False
+
+    def _batch_chunks(
+        self, targets: Sequence[tuple[str, bytes]], caps: Sequence[int]
+    ) -> list[tuple[int, int, int]]:
+        """[start, end) ranges for deployless batch calls: at most `multicall_chunk` calls,
+        the init code within EIP-3860 and the results, at their caps, within EIP-170; with
+        the size of each range's init code in bytes."""
+        code = len(br.bytecode()) + 32
+        room_in = min(br.MAX_INITCODE, self.chain.multicall_bytes) - code
+        room_out = br.MAX_RETURNED - br.HEADER
+        out: list[tuple[int, int, int]] = []
+        start, size, returned, previous, run = 0, 0, 0, "", 0
+        for i, (to, data) in enumerate(targets):
+            run = run + 1 if to == previous and run < 255 else 1
+            item = 2 + len(data) + (21 if run == 1 else 0)
+            back = 3 + caps[i]
+            if i > start and (
+                i - start >= self.chain.multicall_chunk
+                or size + item > room_in
+                or returned + back > room_out
+            ):
+                out.append((start, i, code + size))
+                start, size, returned, run = i, 0, 0, 1
+                item = 23 + len(data)
+            size += item
+            returned += back
+            previous = to
+        if start < len(targets):
+            out.append((start, len(targets), code + size))
+        return out
+
+    async def _batch_calls(
+        self, ep: Endpoint, targets: Sequence[tuple[str, bytes]], number: int
+    ) -> tuple[list[CallResult], int] | None:
+        """Run calls as deployless batch calls (`batchread`) at block `number`: the results
+        and the block's timestamp, or None when the node ran none of them (it refuses
+        creation calls): the caller then uses Multicall3 or plain eth_calls.
+
+        A batch that fails as too large, out of gas, or for a transient reason is split in
+        two and asked again; so is one that reverted, which BatchRead does only when a call
+        ran out of gas (a contract's own revert is a result, never the batch's)."""
+        caps = [160 if data[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _to, data in targets]
+        results: list[CallResult] = [Failure("not run")] * len(targets)
+        stamps: set[tuple[int, int]] = set()
+        refused: list[str] = []
+        ran = False
+        slots = asyncio.Semaphore(self.chain.max_concurrency)
+        block = hex(number)
+
+        async def send(group: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+            nonlocal ran
+            retry: list[tuple[int, int, int]] = []
+            async with slots:
+                replies = await ep.batch(
+                    [
+                        Call(
+                            "eth_call",
+                            [{"data": "0x" + br.encode(targets[a:b], caps[a:b]).hex()}, block],
+                        )
+                        for a, b, _ in group
+                    ]
+                )
+                for (a, b, size), reply in zip(group, replies, strict=True):
+                    if isinstance(reply, RpcError):
+                        missing = _missing_state(reply, number, ep)
+                        if missing:
+                            raise missing
+                        starved = reply.is_revert
+                        if b - a > 1 and (_is_split_error(reply) or reply.transient or starved):
+                            mid = (a + b) // 2
+                            retry += [(a, mid, size // 2), (mid, b, size - size // 2)]
+                            continue
+                        text = "ran out of gas" if starved else reply.message
+                        if not starved:
+                            refused.append(reply.message)
+                        for i in range(a, b):
+                            results[i] = Failure(f"batch call: {text}")
+                        continue
+                    ran = True
+                    try:
+                        at, stamp, decoded = br.decode(_hex_bytes(reply), caps[a:b])
+                    except ValueError as exc:
+                        raise RpcError(f"{ep.shown}: malformed batch call reply: {exc}") from None
+                    stamps.add((at, stamp))
+                    for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
+                        results[i] = ret if ok else REVERTED
+            return retry
+
+        pending = self._batch_chunks(targets, caps)
+        while pending:
+            done = await asyncio.gather(
+                *(send(g) for g in self._groups(ep, pending)), return_exceptions=True
+            )
+            for d in done:
+                if isinstance(d, BaseException):
+                    raise d
+            pending = [chunk for retry in done if isinstance(retry, list) for chunk in retry]
+        if not ran and refused:
+            return None
+        if not stamps:
+            raise RpcError(f"{ep.shown}: no batch call ran at block {number}")
+        if len(stamps) > 1 or next(iter(stamps))[0] != number:
+            raise RpcError(
+                f"{ep.shown}: batch calls for block {number} ran at blocks "
+                f"{sorted(at for at, _ in stamps)}"
+            )
+        return results, next(iter(stamps))[1]
 
     def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int, int]]:
         """[start, end) ranges within the call-count and calldata-size limits, with the
