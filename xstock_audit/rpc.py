@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -171,13 +171,18 @@ class Endpoint:
             raise RpcError(f"{self.shown}: reply to {method} has neither result nor error")
         return reply["result"]
 
-    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+    async def batch(
+        self, calls: Sequence[Call], on_result: Callable[[int, Any], None] | None = None
+    ) -> list[Any]:
         """Send calls as JSON-RPC batches; return one entry per call, in order: the result,
         or an `RpcError` for that call. Raises RpcError when an exchange itself fails.
 
         A batch is split into parts of at most `batch_size` calls and `max_body_bytes` of
         request body, sent concurrently (so a split costs requests, not round trips). A part
         the server refuses as too large is halved, and the smaller size is kept.
+        `on_result(i, entry)` is called as each part's entries arrive, so a caller can work
+        on them while the other parts are on their way (an entry asked again, after a rate
+        limit, is given again).
         """
         ids = self._ids(len(calls))
         self.stats.calls += len(calls)
@@ -192,7 +197,7 @@ class Endpoint:
         # a method, not a closure: a closure that calls itself (to halve a refused part) is a
         # reference cycle, and it would keep every call's body alive until the cyclic
         # collector ran -- tens of megabytes of calldata in a 10,000-token audit
-        run = partial(self._run_part, items, ids, calls, results)
+        run = partial(self._run_part, items, ids, calls, results, on_result)
         await asyncio.gather(*(run(p) for p in self._split(range(len(items)), items)))
         for attempt in range(self._retries):  # calls the server rate-limited one by one
             again = [i for i, r in enumerate(results) if isinstance(r, RpcError) and r.transient]
@@ -209,6 +214,7 @@ class Endpoint:
         ids: Sequence[int],
         calls: Sequence[Call],
         results: list[Any],
+        on_result: Callable[[int, Any], None] | None,
         part: list[int],
     ) -> None:
         """Send the calls `part` indexes as one batch; a refused batch is halved."""
@@ -221,12 +227,14 @@ class Endpoint:
             half = len(part) // 2
             self.batch_size = min(self.batch_size, half)
             await asyncio.gather(
-                self._run_part(items, ids, calls, results, part[:half]),
-                self._run_part(items, ids, calls, results, part[half:]),
+                self._run_part(items, ids, calls, results, on_result, part[:half]),
+                self._run_part(items, ids, calls, results, on_result, part[half:]),
             )
             return
         for i, r in zip(part, replies, strict=True):
             results[i] = r
+            if on_result is not None:
+                on_result(i, r)
 
     def _split(self, indexes: Sequence[int], items: Sequence[str]) -> list[list[int]]:
         """Cut `indexes` into parts within the batch size and the body size."""

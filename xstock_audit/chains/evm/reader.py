@@ -147,6 +147,21 @@ class _Ident:
 _Probed = tuple[Endpoint, _Ident]
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A read's calls (`EvmReader._plan`)."""
+
+    targets: list[tuple[str, bytes]]
+    plans: list[Plan]
+    #: aggregator -> where its latestRoundData() and decimals() sit
+    feeds: dict[str, tuple[int, int]]
+    #: deployless batches: each call's result cap, the [start, end) ranges with their init
+    #: code's size, and each range's init code in hex
+    caps: list[int]
+    chunks: list[tuple[int, int, int]]
+    encoded: dict[tuple[int, int], str]
+
+
 class EvmReader(JsonRpcReader):
     unit = "block"
 
@@ -181,6 +196,7 @@ class EvmReader(JsonRpcReader):
         endpoints = [*self.archive, *self.endpoints]
         self.watch.track(endpoints)
         errors: list[Note] = []
+        planned = self._plan(evm)
         for ep in endpoints:
             self.watch.using(ep)
             try:
@@ -211,7 +227,7 @@ class EvmReader(JsonRpcReader):
             self.watch.pinned(found.number, ep)
             ident = _Ident(found.number, found.timestamp, bool(self.chain.multicall), None)
             try:
-                read = await self._values(ep, evm, ident)
+                read = await self._values(ep, evm, ident, planned)
             except RpcError as exc:
                 errors.append(EndpointFailed(exc.message))
                 continue
@@ -302,20 +318,25 @@ class EvmReader(JsonRpcReader):
     ) -> ChainRead:
         evm = [d for d in deployments if isinstance(d, EvmDeployment)]
         eps = self.endpoints
-        if len(eps) == 1:
-            probes = [await self._probe(eps[0], at, want_head=False)]
-        else:  # probe every endpoint at once: chain id, head (for the lag check), pin
-            probes = list(await asyncio.gather(*(self._probe(ep, at, True) for ep in eps)))
+        # the calls are planned in a worker thread while the probe's round trip is in flight
+        planning = asyncio.ensure_future(asyncio.to_thread(self._plan, evm))
+        try:
+            if len(eps) == 1:
+                probes = [await self._probe(eps[0], at, want_head=False)]
+            else:  # probe every endpoint at once: chain id, head (for the lag check), pin
+                probes = list(await asyncio.gather(*(self._probe(ep, at, True) for ep in eps)))
+        finally:
+            planned = await planning
         usable, notes = select(probes, self.chain.max_lag, self.unit)
         if self.chain.quorum > 1:
-            return await self._quorum(evm, usable, notes, at is not None)
+            return await self._quorum(evm, usable, notes, at is not None, planned)
         errors: list[Note] = []
         for probe in usable:
             assert probe.state is not None
             ep, ident = probe.state
             self.watch.pinned(ident.number, ep)
             try:
-                read = await self._values(ep, evm, ident)
+                read = await self._values(ep, evm, ident, planned)
             except RpcError as exc:
                 errors.append(EndpointFailed(exc.message))
                 continue
@@ -332,6 +353,7 @@ class EvmReader(JsonRpcReader):
         usable: list[Probe[_Probed]],
         notes: list[Note],
         pinned: bool,
+        planned: _Planned,
     ) -> ChainRead:
         """Read the same block from `quorum` endpoints; they must agree on every value."""
         need = self.chain.quorum
@@ -351,7 +373,11 @@ class EvmReader(JsonRpcReader):
         while len(reads) < need and candidates:
             wave, candidates = candidates[: need - len(reads)], candidates[need - len(reads) :]
             results = await asyncio.gather(
-                *(self._values(p.state[0], deps, p.state[1].at(block)) for p in wave if p.state),
+                *(
+                    self._values(p.state[0], deps, p.state[1].at(block), planned)
+                    for p in wave
+                    if p.state
+                ),
                 return_exceptions=True,
             )
             for r in results:
@@ -429,10 +455,10 @@ class EvmReader(JsonRpcReader):
 
     # -- round trip 2: every value at the pinned block -------------------------------------
 
-    async def _values(
-        self, ep: Endpoint, deps: Sequence[EvmDeployment], ident: _Ident
-    ) -> ChainRead:
-        number, timestamp, has_multicall = ident.number, ident.timestamp, ident.has_multicall
+    def _plan(self, deps: Sequence[EvmDeployment]) -> _Planned:
+        """Every call of a read, where each value sits, and the deployless batches' init
+        code. It depends on nothing the probe finds, so `read` builds it (in a worker
+        thread) while the probe's round trip is in flight."""
         targets: list[tuple[str, bytes]] = []
 
         def call(to: str, data: bytes) -> int:
@@ -458,9 +484,32 @@ class EvmReader(JsonRpcReader):
             address: (call(address, SEL_LATEST_ROUND_DATA), call(address, SEL_DECIMALS))
             for address in self.feeds
         }
+        if not self._deployless:
+            return _Planned(targets, plans, feed_plans, [], [], {})
+        caps = [160 if data[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _to, data in targets]
+        chunks = self._batch_chunks(targets, caps)
+        encoded = {(a, b): br.encode(targets[a:b], caps[a:b]).hex() for a, b, _ in chunks}
+        return _Planned(targets, plans, feed_plans, caps, chunks, encoded)
+
+    async def _values(
+        self,
+        ep: Endpoint,
+        deps: Sequence[EvmDeployment],
+        ident: _Ident,
+        planned: _Planned | None = None,
+    ) -> ChainRead:
+        number, timestamp, has_multicall = ident.number, ident.timestamp, ident.has_multicall
+        planned = planned or self._plan(deps)
+        targets = list(planned.targets)  # the Multicall3 path may add a clock call
+        plans, feed_plans = planned.plans, planned.feeds
+
+        def call(to: str, data: bytes) -> int:
+            targets.append((to, data))
+            return len(targets) - 1
+
         results: list[CallResult] | None = None
         if self._deployless:
-            batch = await self._batch_calls(ep, targets, number)
+            batch = await self._batch_calls(ep, planned, number)
             if batch is not None:
                 results, ran_at = batch
                 timestamp = timestamp if timestamp is not None else ran_at
@@ -538,7 +587,7 @@ class EvmReader(JsonRpcReader):
         return out
 
     async def _batch_calls(
-        self, ep: Endpoint, targets: Sequence[tuple[str, bytes]], number: int
+        self, ep: Endpoint, planned: _Planned, number: int
     ) -> tuple[list[CallResult], int] | None:
         """Run calls as deployless batch calls (`batchread`) at block `number`: the results
         and the block's timestamp, or None when the node ran none of them (it refuses
@@ -547,13 +596,17 @@ class EvmReader(JsonRpcReader):
         A batch that fails as too large, out of gas, or for a transient reason is split in
         two and asked again; so is one that reverted, which BatchRead does only when a call
         ran out of gas (a contract's own revert is a result, never the batch's)."""
-        caps = [160 if data[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _to, data in targets]
+        targets, caps, encoded = planned.targets, planned.caps, planned.encoded
         results: list[CallResult] = [Failure("not run")] * len(targets)
         stamps: set[tuple[int, int]] = set()
         refused: list[str] = []
         ran = False
         slots = asyncio.Semaphore(self.chain.max_concurrency)
         block = hex(number)
+
+        def _init_code(a: int, b: int) -> str:
+            hexed = encoded.get((a, b))  # built with the plan; a split part is built here
+            return hexed if hexed is not None else br.encode(targets[a:b], caps[a:b]).hex()
 
         async def send(group: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
             nonlocal ran
@@ -563,7 +616,7 @@ class EvmReader(JsonRpcReader):
                     [
                         Call(
                             "eth_call",
-                            [{"data": "0x" + br.encode(targets[a:b], caps[a:b]).hex()}, block],
+                            [{"data": "0x" + _init_code(a, b)}, block],
                         )
                         for a, b, _ in group
                     ]
@@ -594,7 +647,7 @@ class EvmReader(JsonRpcReader):
                         results[i] = ret if ok else REVERTED
             return retry
 
-        pending = self._batch_chunks(targets, caps)
+        pending = list(planned.chunks)
         while pending:
             done = await asyncio.gather(
                 *(send(g) for g in self._groups(ep, pending)), return_exceptions=True

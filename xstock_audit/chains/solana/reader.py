@@ -18,7 +18,7 @@ The ScaledUiAmount multiplier in force is chosen by the Clock sysvar of the same
 from __future__ import annotations
 
 import asyncio
-import base64
+from binascii import a2b_base64
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -72,13 +72,13 @@ def _account(value: Any) -> Account | None:
     if not isinstance(value, dict):
         raise RpcError("malformed account in reply")
     data = value.get("data")
-    if not (isinstance(data, list) and len(data) == 2 and data[1] == "base64"):
+    if not (type(data) is list and len(data) == 2 and data[1] == "base64"):
         raise RpcError("account data is not base64-encoded as requested")
     try:
-        raw = base64.b64decode(data[0], validate=True)
-    except (ValueError, TypeError):
+        raw = a2b_base64(data[0], strict_mode=True)
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
         raise RpcError("account data is not valid base64") from None
-    return Account(owner=str(value.get("owner")), data=raw)
+    return Account(str(value.get("owner")), raw)
 
 
 def _context_slot(result: Any) -> int:
@@ -259,7 +259,23 @@ class SolanaReader(JsonRpcReader):
                 for o, program in owner_calls
             ]
             calls += [Call("getMultipleAccounts", [chunk, config]) for chunk in chunks]
-            replies = await ep.batch(calls)
+            first = len(calls) - len(chunks)
+            early: dict[int, list[Account | None]] = {}
+
+            def parse_early(i: int, reply: Any, first: int = first, early: Any = early) -> None:
+                """Decode a part's accounts as it arrives, while the other parts are on their
+                way; anything amiss is left to the checks below, which say what it is."""
+                early.pop(i, None)
+                if i < first or isinstance(reply, RpcError):
+                    return
+                try:
+                    values = reply["value"]
+                    if type(values) is list and len(values) == len(chunks[i - first]):
+                        early[i] = [_account(v) for v in values]
+                except (RpcError, TypeError, KeyError):
+                    pass
+
+            replies = await ep.batch(calls, parse_early)
             if check_genesis:
                 self._check_genesis(ep, replies.pop(0))
                 check_genesis = False
@@ -302,7 +318,11 @@ class SolanaReader(JsonRpcReader):
                     by_mint = owned.setdefault((owner, ta.mint), {})
                     by_mint[str(item.get("pubkey"))] = (acc.owner, ta.amount)
         accounts: dict[str, Account | None] = {}
-        for chunk, reply in zip(chunks, replies[len(owner_calls) :], strict=True):
+        for n, (chunk, reply) in enumerate(zip(chunks, replies[len(owner_calls) :], strict=True)):
+            parsed = early.get(first + n)
+            if parsed is not None:
+                accounts.update(zip(chunk, parsed, strict=True))
+                continue
             values = reply.get("value")
             if not isinstance(values, list) or len(values) != len(chunk):
                 raise RpcError(f"{ep.shown}: getMultipleAccounts returned the wrong count")
