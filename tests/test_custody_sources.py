@@ -33,8 +33,15 @@ from support.world import World, build, isin_for
 from xstock_audit import redact
 from xstock_audit.chains import ChainRead, DeploymentSupply, Pin
 from xstock_audit.custody import CustodyBook, Holding, Statement
-from xstock_audit.reconcile import CustodySource, Status, exit_code, reconcile_token
-from xstock_audit.registry import Token
+from xstock_audit.reconcile import (
+    CustodySource,
+    Status,
+    custody_of,
+    exit_code,
+    reconcile_token,
+)
+from xstock_audit.registry import Registry, Token
+from xstock_audit.registry.schema import Custodian, Policy
 
 # ---------------------------------------------------------------------- pure: reconcile
 
@@ -92,7 +99,27 @@ def _run(
 ) -> Any:
     sources = [CustodySource(b.custodian, b, max_age) for b in books]
     token = _token([b.custodian for b in books], **kw)
-    return reconcile_token(token, _reads(onchain), None, max_age, NOW, sources=sources)
+    result = reconcile_token(token, _reads(onchain), None, max_age, NOW, sources=sources)
+    # the custody sum worked out beforehand (as the audit does while the chains are read)
+    # gives the same verdict, messages and all
+    registry = Registry.model_construct(
+        tokens=[token],
+        custodians={b.custodian: Custodian.model_construct(max_age=max_age) for b in books},
+        policy=Policy(),
+    )
+    sums = custody_of(registry, {b.custodian: b for b in books}, NOW)
+    assert token.symbol in sums
+    again = reconcile_token(
+        token,
+        _reads(onchain),
+        None,
+        max_age,
+        NOW,
+        sources=sources,
+        custody=sums[token.symbol],
+    )
+    assert again == result
+    return result
 
 
 UNVERIFIED_MSG = "attestation b.json not read: minisign signature FAILED: no signature file"
@@ -113,6 +140,30 @@ def test_several_custodians_are_summed() -> None:
     # either alone is short: the verdict really is on the sum
     short = _run(_book("bank", ("A", "60", FRESH)), _book("api", ("X", "39.5", FRESH)))
     assert (short.status, short.difference) == (Status.UNDER, Decimal("-0.5"))
+
+
+def test_a_precomputed_sum_is_used_only_with_the_books_it_was_made_from() -> None:
+    bank, api = _book("bank", ("A", "60", FRESH)), _book("api", ("X", "40", FRESH))
+    token = _token(["bank", "api"])
+    registry = Registry.model_construct(
+        tokens=[token],
+        custodians={n: Custodian.model_construct(max_age=DAY) for n in ("bank", "api")},
+        policy=Policy(),
+    )
+    # a sum made from other books (a short bank statement) than the ones reconciled
+    other = custody_of(registry, {"bank": _book("bank", ("A", "50", FRESH)), "api": api}, NOW)
+    sources = [CustodySource("bank", bank, DAY), CustodySource("api", api, DAY)]
+
+    def run(custody: Any) -> Any:
+        return reconcile_token(
+            token, _reads("100"), None, DAY, NOW, sources=sources, custody=custody
+        )
+
+    assert run(None).status == Status.BACKED
+    assert run(other[token.symbol]).status == Status.BACKED  # not these books: ignored
+    # the same books: the sum given is the one used
+    summed = other[token.symbol][1]
+    assert run(((bank, api), summed)).custody == Decimal(90)
 
 
 def test_unverified_outranks_a_shortfall() -> None:

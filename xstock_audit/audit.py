@@ -25,7 +25,14 @@ from .custody import CustodyBook, ParseOptions, read_custodian
 from .errors import InputError
 from .policy import Ignore
 from .progress import ChainWatch, Progress, as_progress
-from .reconcile import AuditResult, PlannedMint, conclude, reconcile
+from .reconcile import (
+    AuditResult,
+    PlannedMint,
+    PrecomputedCustody,
+    conclude,
+    custody_of,
+    reconcile,
+)
 from .registry import Registry
 from .registry.schema import SOURCE_FORMATS, Custodian
 
@@ -226,8 +233,18 @@ def run(
     custody as-of (`check --movements`, `movements.attach`)."""
     now = now or datetime.now(UTC)
     shown = as_progress(progress)
-    books, reads = run_async(_read_both(registry, now, shown, deadline_s, when))
-    result = reconcile(registry, reads, books, now, fail_on=fail_on, ignores=ignores, mints=mints)
+    sums: dict[str, PrecomputedCustody] = {}
+    books, reads = run_async(_read_both(registry, now, shown, deadline_s, when, sums))
+    result = reconcile(
+        registry,
+        reads,
+        books,
+        now,
+        fail_on=fail_on,
+        ignores=ignores,
+        mints=mints,
+        custody=sums,
+    )
     if movements:
         from .movements import attach
 
@@ -320,16 +337,26 @@ async def _read_both(
     shown: Progress,
     deadline_s: float | None,
     when: datetime | None = None,
+    sums: dict[str, PrecomputedCustody] | None = None,
 ) -> tuple[dict[str, CustodyBook], dict[str, ChainRead]]:
     """The custody files are parsed (in a worker thread) while the chains and the custody
     APIs are read: the event loop mostly waits for the nodes, and 10,000 holdings take a
-    noticeable time to parse. An error in the custody files cancels the rest."""
+    noticeable time to parse. With `sums`, the same thread then works out the tokens'
+    custody sums from those files (`reconcile.custody_of`) into it. An error in the custody
+    files cancels the rest."""
+
+    def parse_files() -> dict[str, CustodyBook]:
+        books = read_custody(registry, now)
+        if sums is not None:
+            sums.update(custody_of(registry, books, now))
+        return books
+
     chains = asyncio.create_task(
         read_chains(registry, progress=shown, deadline_s=deadline_s, now=now, when=when)
     )
     apis = asyncio.create_task(read_sources(registry, now, deadline_s))
     try:
-        books = await asyncio.to_thread(read_custody, registry, now)
+        books = await asyncio.to_thread(parse_files)
     except BaseException:
         for task in (chains, apis):
             task.cancel()

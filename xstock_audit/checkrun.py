@@ -113,8 +113,10 @@ def gate_inputs(
         if ig.symbol not in {t.symbol for t in registry.tokens}:
             raise InputError(f"{text!r}: no token has symbol {ig.symbol!r}", field="--ignore")
         ignores.append(ig)
-    chains_of = {t.symbol: [d.chain for d in t.deployments] for t in registry.tokens}
     mints: dict[str, list[Any]] = {}
+    if not req.mints:
+        return ignores, mints
+    chains_of = {t.symbol: [d.chain for d in t.deployments] for t in registry.tokens}
     for text in req.mints:
         try:
             symbol, chain, amount = parse_mint(text, chains_of)

@@ -304,9 +304,11 @@ def reconcile_token(
     *,
     sources: Sequence[CustodySource] | None = None,
     mints: Sequence[PlannedMint] = (),
+    custody: PrecomputedCustody | None = None,
 ) -> TokenResult:
     """One token's verdict. Its custody is `book` (its one custodian's), or the sum over
-    `sources` when the token has several custodians."""
+    `sources` when the token has several custodians; `custody` is that sum worked out
+    already (`custody_of`), used when it was made from these very books."""
     if not isinstance(max_age, timedelta):
         max_age = timedelta(seconds=max_age)
     if sources is None:
@@ -341,7 +343,13 @@ def reconcile_token(
         ):
             messages.append(f"no attestation found for custodian {source.name!r}")
     try:
-        c = _custody(token, sources, now, clock_skew)
+        c = (
+            custody[1]
+            if custody is not None
+            and len(custody[0]) == len(sources)
+            and all(b is s.book for b, s in zip(custody[0], sources, strict=True))
+            else _custody(token, sources, now, clock_skew)
+        )
     except ArithmeticError as exc:
         return unknown(f"arithmetic on the custody figures: {amounts.failure(exc)}")
     for a in c.used:
@@ -428,6 +436,31 @@ def reconcile_token(
     )
 
 
+#: a token's custody sum (`_custody`) and the books it was made from
+PrecomputedCustody = tuple[tuple[CustodyBook | None, ...], _Custody]
+
+
+def custody_of(
+    registry: Registry, books: Mapping[str, CustodyBook], now: datetime
+) -> dict[str, PrecomputedCustody]:
+    """Each token's custody sum, for the tokens whose custodians all have a book in `books`
+    (the custody side of `reconcile`, which depends on no chain: the audit works it out in
+    the custody worker thread while the chains are still being read). A token whose sum
+    fails is left out: `reconcile` then reports why."""
+    out: dict[str, PrecomputedCustody] = {}
+    for token in registry.tokens:
+        names = token.custodians
+        if not all(n in books for n in names):
+            continue
+        sources = [CustodySource(n, books[n], registry.custodians[n].max_age) for n in names]
+        try:
+            summed = _custody(token, sources, now, registry.policy.clock_skew)
+        except ArithmeticError:
+            continue
+        out[token.symbol] = (tuple(s.book for s in sources), summed)
+    return out
+
+
 def reconcile(
     registry: Registry,
     reads: Mapping[str, ChainRead],
@@ -438,10 +471,13 @@ def reconcile(
     fail_on: Sequence[str] | None = None,
     ignores: Sequence[Ignore] = (),
     mints: Mapping[str, Sequence[PlannedMint]] | None = None,
+    custody: Mapping[str, PrecomputedCustody] | None = None,
 ) -> AuditResult:
     """Every token's verdict and the gate: `fail_on` (default the registry's
     `policy.fail_on`) and the ignores (the registry's `policy.ignore` and `ignores`, the
-    command line's, which win for the same symbol)."""
+    command line's, which win for the same symbol). `custody` holds tokens' custody sums
+    worked out already (`custody_of`)."""
+    custody = custody or {}
     tokens = []
     for token in registry.tokens:
         if symbols and token.symbol not in symbols:
@@ -460,6 +496,7 @@ def reconcile(
                 registry.policy.clock_skew,
                 sources=sources,
                 mints=(mints or {}).get(token.symbol, ()),
+                custody=custody.get(token.symbol),
             )
         )
     return conclude(registry, reads, tokens, now, fail_on=fail_on, ignores=ignores)
