@@ -76,12 +76,14 @@ async def read_sources(
     fails, answers what the settings don't match or has not answered within `deadline_s`
     (from the start; the run's `--timeout`) gives a book with `errors` (its tokens are
     ERROR), never an empty custody."""
+    apis = {n: c for n, c in _used(registry).items() if c.format == "http-json"}
+    if not apis:
+        return {}
     from . import redact
     from .custody import SourceError, build_book
     from .custody.httpjson import fetch_statements
 
     not_after = None if now is None else now + registry.policy.clock_skew
-    apis = {n: c for n, c in _used(registry).items() if c.format == "http-json"}
 
     async def one(name: str, c: Custodian) -> tuple[str, CustodyBook]:
         try:
@@ -344,6 +346,10 @@ async def _read_both(
     noticeable time to parse. With `sums`, the same thread then works out the tokens'
     custody sums from those files (`reconcile.custody_of`) into it. An error in the custody
     files cancels the rest."""
+
+    from .rpc import preload
+
+    preload()  # before any worker thread starts (see `preload`)
 
     def parse_files() -> dict[str, CustodyBook]:
         books = read_custody(registry, now)
