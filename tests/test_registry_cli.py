@@ -371,7 +371,18 @@ def test_lint_online(evm_node: Any, solana_node: Any, tmp_path: Path) -> None:
     ok = run("registry", "lint", "--online", _online_registry(tmp_path, *args, good))
     assert ok.code == 0, ok.out + ok.err
     assert "ok: chains.evm: 2/2 contracts have code, 1 decimals as the registry states" in ok.out
-    assert "ok: chains.evm.multicall: Multicall3 at" in ok.out
+    assert "ok: chains.evm.deployless: deployless batch calls run on" in ok.out
+    # with deployless: false the audit would use Multicall3, so that is what is checked
+    multicall = _online_registry(tmp_path, *args, good)
+    multicall.write_text(
+        multicall.read_text().replace(
+            "    retries: 0\n", "    retries: 0\n    deployless: false\n", 1
+        )
+    )
+    mc = run("registry", "lint", "--online", multicall)
+    assert mc.code == 0, mc.out + mc.err
+    assert "ok: chains.evm.multicall: Multicall3 at" in mc.out
+    assert "deployless" not in mc.out
     assert "ok: chains.sol: 2/2 mints exist" in ok.out
     assert "secret-key" not in ok.out + ok.err
     bad = f"""\

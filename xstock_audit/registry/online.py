@@ -166,6 +166,7 @@ async def _evm(
     deps: list[Placed],
     feeds: list[str],
 ) -> list[Finding]:
+    from ..chains.evm import batchread
     from ..chains.evm.models import EvmDeployment
     from ..chains.evm.values import SEL_DECIMALS
 
@@ -207,7 +208,11 @@ async def _evm(
         ]
     evm_deps = [p for p in deps if isinstance(p.deployment, EvmDeployment)]
     calls: list[Call] = []
-    if chain.multicall:
+    # the batch calls the audit will make: deployless (an empty batch must run), or Multicall3
+    deployless = bool(chain.multicall) and getattr(chain, "deployless", False)
+    if deployless:
+        calls.append(Call("eth_call", [{"data": "0x" + batchread.encode([], []).hex()}, "latest"]))
+    elif chain.multicall:
         calls.append(Call("eth_getCode", [chain.multicall, "latest"]))
     for p in evm_deps:
         address = p.deployment.address  # type: ignore[attr-defined]
@@ -224,7 +229,31 @@ async def _evm(
             Finding(False, ("chains", name), f"deployments not checked: {_text(exc, good)}"),
         ]
     pos = 0
-    if chain.multicall:
+    if deployless:
+        pos = 1
+        ran = replies[0]
+        try:
+            if isinstance(ran, RpcError) or not isinstance(ran, str):
+                raise ValueError(_text(ran, good) if isinstance(ran, RpcError) else repr(ran))
+            number = batchread.decode(bytes.fromhex(ran.removeprefix("0x")), [])[0]
+        except ValueError as exc:
+            found.append(
+                Finding(
+                    False,
+                    ("chains", name, "deployless"),
+                    f"{good.shown} does not run deployless batch calls ({exc}): the audit "
+                    "falls back to Multicall3, one more round trip; set deployless: false",
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    True,
+                    ("chains", name, "deployless"),
+                    f"deployless batch calls run on {good.shown} (block {number})",
+                )
+            )
+    elif chain.multicall:
         code = replies[0]
         pos = 1
         if (bad := _failed(code)) is not None:
