@@ -456,6 +456,71 @@ def test_token_accounts_by_owner(fresh_solana_node: SolanaNode, client: httpx.Cl
     assert no_mint.value.message == "Invalid param: could not find mint"
 
 
+def test_the_owner_index_agrees_with_a_scan_of_every_account(
+    fresh_solana_node: SolanaNode,
+) -> None:
+    """`getTokenAccountsByOwner` reads the node's owner index (Agave's spl-token-owner
+    index), kept up to date after every transaction: after new accounts, a change of owner
+    and a closed account, it lists exactly what a scan of every token account finds."""
+    from spl.token.instructions import AuthorityType, close_account, set_authority
+    from spl.token.models import CloseAccountParams, SetAuthorityParams
+
+    from xstock_audit.sandbox.solana.token_state import unpack_token_account
+
+    node = fresh_solana_node
+    alice, bob, carol = Keypair(), Keypair(), Keypair()
+    node.remember(alice, bob, carol)
+    spl_mint = spl.create_mint(node, program="spl", decimals=6)
+    t22, _ = scaled_mint(node)
+    a1 = spl.create_token_account(node, t22, alice)
+    a2 = spl.create_token_account(node, spl_mint, alice)
+    spl.create_token_account(node, t22, bob, ata=True)
+    spl.create_token_account(node, spl_mint, carol)
+    spl.mint_to(node, t22, a1, 5)
+
+    def scan(program: Pubkey, owner: Pubkey) -> list[Pubkey]:
+        found = []
+        for key, account in node.svm.get_program_accounts(program):
+            state = unpack_token_account(bytes(account.data))
+            if state is not None and state.owner == owner:
+                found.append(key)
+        return sorted(found, key=bytes)
+
+    def agree() -> None:
+        for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID):
+            for who in (alice, bob, carol):
+                listed = [k for k, _ in node.token_accounts(program, who.pubkey())]
+                assert listed == scan(program, who.pubkey())
+
+    agree()
+    # alice's Token-2022 account goes to carol; her SPL account is closed
+    node.send_transaction(
+        [
+            set_authority(
+                SetAuthorityParams(
+                    program_id=TOKEN_2022_PROGRAM_ID,
+                    account=a1,
+                    authority=AuthorityType.ACCOUNT_OWNER,
+                    current_authority=alice.pubkey(),
+                    new_authority=carol.pubkey(),
+                )
+            ),
+            close_account(
+                CloseAccountParams(
+                    program_id=TOKEN_PROGRAM_ID,
+                    account=a2,
+                    dest=alice.pubkey(),
+                    owner=alice.pubkey(),
+                )
+            ),
+        ],
+        [alice],
+    )
+    agree()
+    assert [k for k, _ in node.token_accounts(TOKEN_2022_PROGRAM_ID, carol.pubkey())] == [a1]
+    assert node.token_accounts(TOKEN_PROGRAM_ID, alice.pubkey()) == []
+
+
 def test_transfers_and_burns_move_balances_and_supply(
     fresh_solana_node: SolanaNode, client: httpx.Client
 ) -> None:

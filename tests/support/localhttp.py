@@ -22,6 +22,14 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    #: the listen backlog; socketserver's default of 5 drops the connections of a client
+    #: that opens ten at once while the accepting thread waits for the interpreter lock
+    #: (the SYN is retried after a second: a one-second stall that real nodes don't have)
+    request_queue_size = 128
+
+
 class LocalServer:
     _server: ThreadingHTTPServer | None = None
 
@@ -33,8 +41,7 @@ class LocalServer:
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> int:
         """Serve `handler` on a free port of 127.0.0.1 in a daemon thread; the port."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return int(self._server.server_address[1])
 

@@ -189,6 +189,9 @@ class ServedNode(JsonRpcDispatcher):
 class RpcHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: the listen backlog; socketserver's default of 5 drops the connections of a client
+    #: that opens ten at once (the SYN is retried after a second), which real nodes don't
+    request_queue_size = 128
 
     def __init__(self, port: int, backend: JsonRpcBackend) -> None:
         self.backend = backend

@@ -254,7 +254,7 @@ class _Methods:
         else:
             raise RpcError(INVALID_PARAMS, "Invalid param: unrecognized Token program id")
         matches: list[tuple[Pubkey, Account]] = []
-        for pubkey, account in self.node.svm.get_program_accounts(program_id):
+        for pubkey, account in self.node.token_accounts(program_id, owner):
             state = unpack_token_account(bytes(account.data))
             if state is None or state.owner != owner:
                 continue

@@ -48,8 +48,8 @@ from .history import (
     token_balances,
     transaction_result,
 )
-from .ids import CLOCK_SYSVAR_ID, SYSVAR_OWNER_ID
-from .token_state import UiAmountMode
+from .ids import CLOCK_SYSVAR_ID, SYSVAR_OWNER_ID, TOKEN_PROGRAMS
+from .token_state import UiAmountMode, unpack_token_account
 from .wire import b58decode
 
 #: Deterministic genesis hash of the sandbox cluster (never a real cluster's).
@@ -121,6 +121,11 @@ class SolanaNode(ServedNode):
         #: the oldest slot whose transactions and block time the node still serves (None: all
         #: of them, from the slot it started at); set it later to cut the history short
         self.first_available_slot = first_available_slot
+        #: token accounts by (token program, owner), as Agave's `spl-token-owner` account
+        #: index keeps them: brought up to date after every transaction and airdrop from
+        #: the accounts it names, so `getTokenAccountsByOwner` does not scan every account
+        self._by_owner: dict[tuple[Pubkey, Pubkey], set[Pubkey]] = {}
+        self._owner_of: dict[Pubkey, tuple[Pubkey, Pubkey]] = {}
         if unix_timestamp is None:
             unix_timestamp = int(time.time())
         clock = self.svm.get_clock()
@@ -233,9 +238,37 @@ class SolanaNode(ServedNode):
                 rent_epoch=account.rent_epoch if account is not None else 0,
             )
 
+    def token_accounts(self, program: Pubkey, owner: Pubkey) -> list[tuple[Pubkey, Account]]:
+        """The accounts of token `program` that the owner index lists for `owner`, by key
+        (the caller checks each one's state, as a scan would)."""
+        with self.lock:
+            keys = sorted(self._by_owner.get((program, owner), ()), key=bytes)
+            return [(k, a) for k in keys if (a := self.svm.get_account(k)) is not None]
+
+    def _reindex(self, keys: Iterable[Pubkey]) -> None:
+        """Bring the owner index up to date for `keys` (the accounts a transaction named:
+        only those can have changed)."""
+        for key in keys:
+            account = self.svm.get_account(key)
+            entry = None
+            if account is not None and account.owner in TOKEN_PROGRAMS:
+                state = unpack_token_account(bytes(account.data))
+                if state is not None:
+                    entry = (account.owner, state.owner)
+            old = self._owner_of.get(key)
+            if old == entry:
+                continue
+            if old is not None:
+                self._by_owner[old].discard(key)
+                del self._owner_of[key]
+            if entry is not None:
+                self._owner_of[key] = entry
+                self._by_owner.setdefault(entry, set()).add(key)
+
     def airdrop(self, pubkey: Pubkey, lamports: int) -> None:
         with self.lock:
             result = self.svm.airdrop(pubkey, lamports)
+            self._reindex([pubkey])
             if isinstance(result, FailedTransactionMetadata):
                 raise SandboxTransactionError(result.err(), result.meta().logs())
 
@@ -285,6 +318,7 @@ class SolanaNode(ServedNode):
             )
             result = self.svm.send_transaction(tx)
             self.svm.expire_blockhash()
+            self._reindex(keys)
             self._record(tx, keys, clock, pre, pre_token, result)
             if isinstance(result, FailedTransactionMetadata):
                 raise SandboxTransactionError(result.err(), result.meta().logs())
