@@ -89,6 +89,7 @@ def sub(a: Decimal, b: Decimal) -> Decimal:
     return EXACT.subtract(a, b)
 
 
+_TEN_THOUSAND = Decimal(10000)
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 MAX_DIGITS = 38
 
@@ -131,8 +132,9 @@ class Tolerance:
     bps: Decimal = Decimal(0)
 
     def for_onchain(self, onchain: Decimal) -> Decimal:
-        with exact():
-            from_bps = abs(onchain) * self.bps / Decimal(10000)
+        if not self.bps:  # the usual case: a bps share of 0 is never the larger
+            return max(self.units, Decimal(0))
+        from_bps = EXACT.divide(EXACT.multiply(EXACT.abs(onchain), self.bps), _TEN_THOUSAND)
         return max(self.units, from_bps)
 
     def describe(self) -> str:

@@ -345,9 +345,7 @@ def reconcile_token(
     try:
         c = (
             custody[1]
-            if custody is not None
-            and len(custody[0]) == len(sources)
-            and all(b is s.book for b, s in zip(custody[0], sources, strict=True))
+            if custody is not None and _made_from(custody[0], sources)
             else _custody(token, sources, now, clock_skew)
         )
     except ArithmeticError as exc:
@@ -433,6 +431,13 @@ def reconcile_token(
         messages=tuple(messages),
         onchain_read=onchain_read,
         planned_mints=tuple(planned),
+    )
+
+
+def _made_from(books: tuple[CustodyBook | None, ...], sources: Sequence[CustodySource]) -> bool:
+    """Whether a precomputed custody sum was made from these very books."""
+    return len(books) == len(sources) and all(
+        book is source.book for book, source in zip(books, sources, strict=True)
     )
 
 

@@ -46,6 +46,18 @@ def uint(data: bytes) -> int:
     return int.from_bytes(data[:32], "big")
 
 
+def _words(results: Sequence[CallResult], at: Sequence[int]) -> list[int] | None:
+    """The uint256 each result at `at` returned, or None if one of them did not return one
+    (`uint` and `supply` then say what went wrong)."""
+    out = []
+    for i in at:
+        r = results[i]
+        if type(r) is not bytes or len(r) < 32:
+            return None
+        out.append(int.from_bytes(r[:32], "big"))
+    return out
+
+
 @dataclass(frozen=True)
 class Plan:
     """Where each value of one deployment sits in the call list."""
@@ -85,14 +97,18 @@ def supply(
     first = results[plan.decimals]
     if isinstance(first, bytes) and not first:
         return err(f"no contract at {d.address} on {chain} at block {number}")
-    try:
-        decimals = value(plan.decimals, "decimals()")
-        total_raw = value(plan.total_supply, "totalSupply()")
-        balances = [
-            value(i, f"balanceOf({x})") for i, x in zip(plan.balances, d.exclude, strict=True)
-        ]
-    except ValueError as exc:
-        return err(str(exc))
+    words = _words(results, (plan.decimals, plan.total_supply, *plan.balances))
+    if words is not None:  # the usual case: every value is there
+        decimals, total_raw, *balances = words
+    else:  # say which one is not
+        try:
+            decimals = value(plan.decimals, "decimals()")
+            total_raw = value(plan.total_supply, "totalSupply()")
+            balances = [
+                value(i, f"balanceOf({x})") for i, x in zip(plan.balances, d.exclude, strict=True)
+            ]
+        except ValueError as exc:
+            return err(str(exc))
     if decimals > 77:
         return err(f"decimals() returned {decimals}, not a plausible ERC-20 value")
     if d.decimals is not None and d.decimals != decimals:
