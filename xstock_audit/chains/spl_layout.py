@@ -9,6 +9,7 @@ in any order. Token account: ``0 mint | 32 owner | 64 u64 amount | …`` (165 by
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,7 +85,7 @@ class Mint:
                 return value
         return None
 
-    @property
+    @functools.cached_property  # parsed once (a failure is not cached: it raises again)
     def scaled_ui_amount(self) -> ScaledUiAmount | None:
         value = self.extension(EXT_SCALED_UI_AMOUNT)
         return None if value is None else parse_scaled_ui_amount(value)

@@ -18,9 +18,10 @@ The ScaledUiAmount multiplier in force is chosen by the Clock sysvar of the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from binascii import a2b_base64
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -43,7 +44,9 @@ from ..spl_layout import (
     SPL_TOKEN,
     TOKEN_2022,
     LayoutError,
+    Mint,
     parse_clock,
+    parse_mint,
     parse_token_account,
 )
 from .models import SolanaChain, SolanaDeployment
@@ -64,6 +67,9 @@ class Snapshot:
     unix_timestamp: int
     accounts: dict[str, Account | None]
     owned: Owned
+    #: the accounts that parse as mints, parsed while the batch's other parts were on their
+    #: way (`supply` parses the rest)
+    mints: dict[str, Mint] = field(default_factory=dict)
 
 
 def _account(value: Any) -> Account | None:
@@ -223,7 +229,15 @@ class SolanaReader(JsonRpcReader):
             d.key: guarded(
                 self.name,
                 d.mint,
-                partial(supply, self.name, d, snap.accounts, snap.owned, snap.unix_timestamp),
+                partial(
+                    supply,
+                    self.name,
+                    d,
+                    snap.accounts,
+                    snap.owned,
+                    snap.unix_timestamp,
+                    snap.mints,
+                ),
             )
             for d in deps
         }
@@ -261,17 +275,27 @@ class SolanaReader(JsonRpcReader):
             calls += [Call("getMultipleAccounts", [chunk, config]) for chunk in chunks]
             first = len(calls) - len(chunks)
             early: dict[int, list[Account | None]] = {}
+            mints: dict[str, Mint] = {}
 
-            def parse_early(i: int, reply: Any, first: int = first, early: Any = early) -> None:
-                """Decode a part's accounts as it arrives, while the other parts are on their
-                way; anything amiss is left to the checks below, which say what it is."""
+            def parse_early(
+                i: int, reply: Any, first: int = first, early: Any = early, mints: Any = mints
+            ) -> None:
+                """Decode a part's accounts, and parse its mints, as it arrives, while the
+                other parts are on their way; anything amiss is left to the checks below and
+                to `supply`, which say what it is."""
                 early.pop(i, None)
                 if i < first or isinstance(reply, RpcError):
                     return
                 try:
                     values = reply["value"]
-                    if type(values) is list and len(values) == len(chunks[i - first]):
-                        early[i] = [_account(v) for v in values]
+                    keys = chunks[i - first]
+                    if type(values) is list and len(values) == len(keys):
+                        early[i] = parsed = [_account(v) for v in values]
+                        for key, acc in zip(keys, parsed, strict=True):
+                            if acc is not None:
+                                with contextlib.suppress(LayoutError):
+                                    mints[key] = mint = parse_mint(acc.owner, acc.data)
+                                    mint.scaled_ui_amount  # noqa: B018 -- parse it now too
                 except (RpcError, TypeError, KeyError):
                     pass
 
@@ -336,7 +360,7 @@ class SolanaReader(JsonRpcReader):
             clock = parse_clock(clock_acc.data)
         except LayoutError as exc:
             raise RpcError(f"{ep.shown}: {exc}") from None
-        return Snapshot(slot, clock.unix_timestamp, accounts, owned)
+        return Snapshot(slot, clock.unix_timestamp, accounts, owned, mints)
 
     def _check_genesis(self, ep: Endpoint, genesis: Any) -> None:
         if isinstance(genesis, RpcError):

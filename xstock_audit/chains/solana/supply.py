@@ -8,6 +8,7 @@ ScaledUiAmount multiplier in force at the slot's clock, and subtracts the exclud
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ from ..spl_layout import (
     SPL_TOKEN,
     TOKEN_2022,
     LayoutError,
+    Mint,
     parse_mint,
     parse_token_account,
 )
@@ -54,17 +56,23 @@ def supply(
     accounts: dict[str, Account | None],
     owned: Owned,
     now: int,
+    mints: Mapping[str, Mint] | None = None,
 ) -> DeploymentSupply:
+    """`mints`: accounts of `accounts` parsed as mints already (the reader parses each
+    reply part's as it arrives)."""
+
     def err(message: str) -> DeploymentSupply:
         return DeploymentSupply(chain, d.mint, error=message)
 
     acc = accounts.get(d.mint)
     if acc is None:
         return err(f"mint {d.mint} not found on {chain}")
-    try:
-        mint = parse_mint(acc.owner, acc.data)
-    except LayoutError as exc:
-        return err(f"{d.mint} is not a token mint: {exc}")
+    mint = mints.get(d.mint) if mints else None
+    if mint is None:
+        try:
+            mint = parse_mint(acc.owner, acc.data)
+        except LayoutError as exc:
+            return err(f"{d.mint} is not a token mint: {exc}")
     if not mint.is_initialized:
         return err(f"mint {d.mint} is not initialized")
     if d.decimals is not None and d.decimals != mint.decimals:
