@@ -71,6 +71,11 @@ def parse_pubkey(value: object) -> Pubkey:
         raise invalid_params(f"invalid type: {json_type(value)}, expected a string")
     if len(value) > 44:
         raise RpcError(INVALID_PARAMS, "Invalid param: WrongSize")
+    if len(value) >= 32:  # the usual case, decoded natively; the path below says what's wrong
+        try:
+            return Pubkey.from_string(value)
+        except ValueError:
+            pass
     try:
         raw = b58decode(value)
     except ValueError:
