@@ -373,10 +373,7 @@ def test_million_blocks_header_node_in_front_of_anvil() -> None:
         rng = random.Random(5)
         instants = [times[b] for b, _ in ledger] + [times[b] - 1 for b, _ in ledger]
         instants += [rng.randint(times[2_000], times[-1]) for _ in range(6)]
-        # the header-only node answers for virtual blocks and runs each eth_call at the anvil
-        # block that stands for it: a deployless batch call reports the block it really ran
-        # at (NUMBER), which the reader rightly refuses, so this chain reads via aggregate3
-        c, deps = chain([headers.url], deployless=False), [dep(token.address)]
+        c, deps = chain([headers.url]), [dep(token.address)]
         for when in instants:
             expected = headers.block_at(when)
             headers.reset()

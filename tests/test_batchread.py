@@ -226,27 +226,36 @@ def test_a_call_that_runs_out_of_gas_is_an_error_not_a_revert() -> None:
 
 
 @pytest.mark.slow
-def test_a_batch_that_ran_at_another_block_is_refused() -> None:
-    """A node that answers an eth_call for block N with the state of another block: the
-    batch reports the block it ran at, and the chain is an error rather than a mix."""
+def test_batches_that_ran_in_different_blocks_are_refused() -> None:
+    """A node that answers some of a read's batch calls from another block's state: each
+    batch reports the block it ran in, and the chain is an error rather than a mix. (The
+    number is not held to the pinned one: on some chains, Arbitrum's, NUMBER is an L1
+    block's; the batches of one read must agree with each other.)"""
     with AnvilNode() as anvil:
-        token = deploy_plain_token(anvil, decimals=0)
-        transact(anvil, token.functions.mint(HOLDER, 5))
+        tokens = [deploy_plain_token(anvil, decimals=0) for _ in range(2)]
+        for t in tokens:
+            transact(anvil, t.functions.mint(HOLDER, 5))
         anvil.mine(3)
         pinned = anvil.block_number()
+        seen = {"batches": 0}
 
-        def older_state(payload: Any) -> Reply | None:
+        def mixed_state(payload: Any) -> Reply | None:
             items = payload if isinstance(payload, list) else [payload]
-            for c in items:
-                if c.get("method") == "eth_call" and "to" not in c["params"][0]:
-                    c["params"][1] = hex(pinned - 2)
-            if any(c.get("method") == "eth_call" for c in items):
-                import httpx
+            batches = [c for c in items if c.get("method") == "eth_call"]
+            if not batches or any("to" in c["params"][0] for c in batches):
+                return None
+            for c in batches[1::2]:  # every other batch from an older block
+                c["params"][1] = hex(pinned - 2)
+            seen["batches"] += len(batches)
+            import httpx
 
-                return Reply(body=httpx.post(anvil.url, json=payload).content)
-            return None
+            return Reply(body=httpx.post(anvil.url, json=payload).content)
 
-        with RpcProxy(anvil.url, fault=older_state) as proxy:
-            r = _read(_chain(proxy.url), [_dep(token.address)])
+        with RpcProxy(anvil.url, fault=mixed_state) as proxy:
+            deps = [_dep(t.address) for t in tokens]
+            r = _read(_chain(proxy.url, multicall_chunk=6), deps)  # one batch a token
+            same = _read(_chain(anvil.url, multicall_chunk=6), deps)  # the node itself
+    assert seen["batches"] == 2
     assert r.error is not None
-    assert f"batch calls for block {pinned} ran at blocks [{pinned - 2}]" in r.error
+    assert f"the batch calls for block {pinned} ran in different blocks" in r.error
+    assert same.error is None

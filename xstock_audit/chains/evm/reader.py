@@ -660,10 +660,13 @@ class EvmReader(JsonRpcReader):
             return None
         if not stamps:
             raise RpcError(f"{ep.shown}: no batch call ran at block {number}")
-        if len(stamps) > 1 or next(iter(stamps))[0] != number:
+        # every batch must have run in one block: the same NUMBER and TIMESTAMP. NUMBER is
+        # not held to `number` itself: on some chains it is not the chain's own block
+        # number (on Arbitrum it is an L1 block's)
+        if len(stamps) > 1:
             raise RpcError(
-                f"{ep.shown}: batch calls for block {number} ran at blocks "
-                f"{sorted(at for at, _ in stamps)}"
+                f"{ep.shown}: the batch calls for block {number} ran in different blocks "
+                f"(block number, time: {', '.join(f'{a} {t}' for a, t in sorted(stamps))})"
             )
         return results, next(iter(stamps))[1]
 
