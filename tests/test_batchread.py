@@ -259,3 +259,31 @@ def test_batches_that_ran_in_different_blocks_are_refused() -> None:
     assert r.error is not None
     assert f"the batch calls for block {pinned} ran in different blocks" in r.error
     assert same.error is None
+
+
+@pytest.mark.parametrize("per_batch", [500, 10_000])
+def test_batches_stay_within_the_creation_limits(per_batch: int) -> None:
+    """However many calls `multicall_chunk` allows, a batch's init code stays within
+    EIP-3860 and its results, each at its cap, within EIP-170; and no call is left out."""
+    from xstock_audit.chains.evm.reader import EvmReader
+
+    reader = EvmReader.__new__(EvmReader)
+    reader.chain = _chain("http://127.0.0.1:1/", multicall_chunk=per_batch)
+    holder = bytes(12) + bytes.fromhex(HOLDER[2:])
+    targets: list[tuple[str, bytes]] = []
+    for n in range(3_000):
+        token = "0x" + n.to_bytes(20, "big").hex()
+        targets += [(token, SEL_DECIMALS), (token, SEL_TOTAL_SUPPLY)]
+        targets += [(token, SEL_BALANCE_OF + holder)] * 3
+        targets.append((token, SEL_LATEST_ROUND_DATA))
+    targets[600:600] = [("0x" + "ee" * 20, SEL_BALANCE_OF + holder)] * 700  # a long run
+    caps = [160 if d[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _, d in targets]
+    chunks = reader._batch_chunks(targets, caps)
+    assert [a for a, _, _ in chunks] == [0, *(b for _, b, _ in chunks[:-1])]
+    assert chunks[-1][1] == len(targets)
+    for a, b, size in chunks:
+        code = br.encode(targets[a:b], caps[a:b])
+        assert len(code) <= br.MAX_INITCODE
+        assert size == len(code)  # the size the HTTP grouping counts on
+        assert br.HEADER + sum(3 + c for c in caps[a:b]) <= br.MAX_RETURNED
+        assert b - a <= per_batch
