@@ -213,6 +213,10 @@ def test_a_call_that_runs_out_of_gas_is_an_error_not_a_revert() -> None:
             _dep(tokens[2].address),
         ]
         r = _read(_chain(proxy.url, multicall_chunk=500), deps)
+        # alone, every batch it is in starves: the chain is still read, the token is ERROR
+        alone = _read(_chain(anvil.url), [_dep(guzzler.address)])
+    assert alone.error is None and alone.pin is not None
+    assert "ran out of gas" in (alone.supplies[guzzler.address].error or "")
     assert r.error is None
     bad = r.supplies[guzzler.address]
     assert bad.error is not None and "ran out of gas" in bad.error

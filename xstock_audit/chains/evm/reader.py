@@ -525,17 +525,18 @@ class EvmReader(JsonRpcReader):
                 if isinstance(stamp, Failure):
                     raise RpcError(f"{ep.shown}: getCurrentBlockTimestamp(): {stamp.message}")
                 timestamp = uint(stamp)
-        if results is None:  # no Multicall3 (at this block): plain eth_calls
-            if timestamp is None:
-                try:
-                    block = await ep.call("eth_getBlockByNumber", [hex(number), False])
-                except RpcError as exc:
-                    raise _missing_state(exc, number, ep) or exc from None
-                if not isinstance(block, dict):
-                    raise RpcError(f"{ep.shown}: block {number} not found")
-                timestamp = _quantity(block.get("timestamp"))
+        plain = results is None  # no Multicall3 (at this block): plain eth_calls
+        if timestamp is None:  # nor from the batches (none ran: every call starved)
+            try:
+                block = await ep.call("eth_getBlockByNumber", [hex(number), False])
+            except RpcError as exc:
+                raise _missing_state(exc, number, ep) or exc from None
+            if not isinstance(block, dict):
+                raise RpcError(f"{ep.shown}: block {number} not found")
+            timestamp = _quantity(block.get("timestamp"))
+        if plain:
             results = await self._batched(ep, targets, hex(number))
-        assert timestamp is not None
+        assert timestamp is not None and results is not None
         supplies = {
             d.key: guarded(
                 self.name,
@@ -588,10 +589,11 @@ class EvmReader(JsonRpcReader):
 
     async def _batch_calls(
         self, ep: Endpoint, planned: _Planned, number: int
-    ) -> tuple[list[CallResult], int] | None:
+    ) -> tuple[list[CallResult], int | None] | None:
         """Run calls as deployless batch calls (`batchread`) at block `number`: the results
-        and the block's timestamp, or None when the node ran none of them (it refuses
-        creation calls): the caller then uses Multicall3 or plain eth_calls.
+        and the block's timestamp (None if no batch came back: each of its calls starved),
+        or None when the node ran none of them (it refuses creation calls): the caller then
+        uses Multicall3 or plain eth_calls.
 
         A batch that fails as too large, out of gas, or for a transient reason is split in
         two and asked again; so is one that reverted, which BatchRead does only when a call
@@ -659,7 +661,7 @@ class EvmReader(JsonRpcReader):
         if not ran and refused:
             return None
         if not stamps:
-            raise RpcError(f"{ep.shown}: no batch call ran at block {number}")
+            return results, None
         # every batch must have run in one block: the same NUMBER and TIMESTAMP. NUMBER is
         # not held to `number` itself: on some chains it is not the chain's own block
         # number (on Arbitrum it is an L1 block's)
