@@ -29,6 +29,11 @@ class _Server(ThreadingHTTPServer):
     #: (the SYN is retried after a second: a one-second stall that real nodes don't have)
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a handler's failure (most often a client that went away while a proxy
+        held its request) shows in what the test asserts, and socketserver's traceback would
+        land in whatever `sys.stderr` is then -- another test's captured output."""
+
 
 class LocalServer:
     _server: ThreadingHTTPServer | None = None

@@ -10,6 +10,7 @@ non-JSON content type, 405 for other methods, `GET /health` -> ok.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -192,6 +193,14 @@ class RpcHttpServer(ThreadingHTTPServer):
     #: the listen backlog; socketserver's default of 5 drops the connections of a client
     #: that opens ten at once (the SYN is retried after a second), which real nodes don't
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (it gave up, or its run ended) is not an
+        error of the node: nothing is printed for it (socketserver prints a traceback to
+        whatever `sys.stderr` is then -- in a test, another test's captured output)."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, port: int, backend: JsonRpcBackend) -> None:
         self.backend = backend
