@@ -2,15 +2,17 @@
 
 Per endpoint, two HTTP requests in the usual case, each one JSON-RPC batch:
 
-1. `eth_chainId` (must equal the registry's `chain_id`), the pin (`eth_getBlockByNumber` of
-   the block tag, or `eth_blockNumber` for head - confirmations) and `eth_getCode` of
-   Multicall3 (unless the chain turns it off).
+1. `eth_chainId` (must equal the registry's `chain_id`) and the pin (`eth_getBlockByNumber`
+   of the block tag, or `eth_blockNumber` for head - confirmations); with `deployless:
+   false`, `eth_getCode` of Multicall3 too.
 2. Every value of every deployment at the pinned block: `decimals()`, `totalSupply()`,
    `balanceOf(x)` per excluded holder and the Backed multiplier views (a plain ERC-20
-   reverts on them), packed into Multicall3 `aggregate3` calls with `allowFailure` -- so one
-   bad token can't sink the rest -- chunked by call count and calldata size. A chunk that
-   fails as too large or out of gas is split in two and retried. Without Multicall3 the
-   same calls go as plain `eth_call`s in JSON-RPC batches.
+   reverts on them), in deployless batch calls (`batchread`: contract-creation `eth_call`s
+   that run each call with STATICCALL, so one bad token can't sink the rest), chunked by
+   call count and the creation limits. A batch that fails as too large, out of gas, or
+   because one of its calls starved is split in two and retried. A node that refuses
+   creation calls is read through Multicall3 `aggregate3` (`allowFailure`) instead, and
+   without Multicall3 the same calls go as plain `eth_call`s in JSON-RPC batches.
 
 If an endpoint fails, the whole read moves to the next one.
 
