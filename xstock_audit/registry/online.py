@@ -209,7 +209,7 @@ async def _evm(
     evm_deps = [p for p in deps if isinstance(p.deployment, EvmDeployment)]
     calls: list[Call] = []
     # the batch calls the audit will make: deployless (an empty batch must run), or Multicall3
-    deployless = bool(chain.multicall) and getattr(chain, "deployless", False)
+    deployless = chain.batches_deployless
     if deployless:
         calls.append(Call("eth_call", [{"data": "0x" + batchread.encode([], []).hex()}, "latest"]))
     elif chain.multicall:

@@ -83,6 +83,12 @@ class EvmChain(ChainSettings):
             return evm_address(v)
         raise ValueError("multicall is a contract address or false")
 
+    @property
+    def batches_deployless(self) -> bool:
+        """Whether the view calls go as deployless batch calls (`deployless`, unless
+        `multicall: false` turns every batch contract off)."""
+        return self.deployless and self.multicall is not False
+
     @model_validator(mode="after")
     def _one_pin(self) -> EvmChain:
         if self.confirmations is not None and self.block is not None:

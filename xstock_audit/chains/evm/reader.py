@@ -268,12 +268,7 @@ class EvmReader(JsonRpcReader):
             if isinstance(r, RpcError):
                 raise r
         try:
-            chain_id = _quantity(replies[0])
-            if chain_id != self.chain.chain_id:
-                raise RpcError(
-                    f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
-                    f"{self.chain.chain_id} (wrong network?)"
-                )
+            self._check_chain_id(ep, replies[0])
             head_number, head_time = _header(ep, replies[1], "latest")
             cache[head_number] = head_time
             for n, r in zip(anchors, replies[2:], strict=True):
@@ -404,6 +399,15 @@ class EvmReader(JsonRpcReader):
         merged = merge(reads)
         return replace(merged, notes=(*notes, *merged.notes), retries=self._retries())
 
+    def _check_chain_id(self, ep: Endpoint, reply: Any) -> None:
+        """An `eth_chainId` reply must be the registry's `chain_id`."""
+        chain_id = _quantity(reply)
+        if chain_id != self.chain.chain_id:
+            raise RpcError(
+                f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
+                f"{self.chain.chain_id} (wrong network?)"
+            )
+
     # -- round trip 1: identity, pin, Multicall3 -------------------------------------------
 
     async def _probe(self, ep: Endpoint, at: int | None, want_head: bool) -> Probe[_Probed]:
@@ -420,7 +424,7 @@ class EvmReader(JsonRpcReader):
             calls.append(Call("eth_blockNumber"))
         if at is None and self.chain.confirmations is None:
             calls.append(Call("eth_getBlockByNumber", [self.chain.block or "latest", False]))
-        multicall = self.chain.multicall if not self._deployless else False
+        multicall = self.chain.multicall if not self.chain.batches_deployless else False
         if multicall:
             calls.append(Call("eth_getCode", [multicall, "latest"]))
         replies = await ep.batch(calls)
@@ -428,12 +432,7 @@ class EvmReader(JsonRpcReader):
             if isinstance(r, RpcError):
                 raise r
         try:
-            chain_id = _quantity(replies[0])
-            if chain_id != self.chain.chain_id:
-                raise RpcError(
-                    f"{ep.shown}: endpoint is chain id {chain_id}, the registry says "
-                    f"{self.chain.chain_id} (wrong network?)"
-                )
+            self._check_chain_id(ep, replies[0])
             rest = replies[1:]
             asked_head = len(calls) > 1 and calls[1].method == "eth_blockNumber"
             head = _quantity(rest.pop(0)) if asked_head else None
@@ -486,7 +485,7 @@ class EvmReader(JsonRpcReader):
             address: (call(address, SEL_LATEST_ROUND_DATA), call(address, SEL_DECIMALS))
             for address in self.feeds
         }
-        if not self._deployless:
+        if not self.chain.batches_deployless:
             return _Planned(targets, plans, feed_plans, [], [], {})
         caps = [160 if data[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _to, data in targets]
         chunks = self._batch_chunks(targets, caps)
@@ -510,7 +509,7 @@ class EvmReader(JsonRpcReader):
             return len(targets) - 1
 
         results: list[CallResult] | None = None
-        if self._deployless:
+        if self.chain.batches_deployless:
             batch = await self._batch_calls(ep, planned, number)
             if batch is not None:
                 results, ran_at = batch
@@ -554,10 +553,6 @@ class EvmReader(JsonRpcReader):
             requests=ep.stats.http_requests,
             feeds={a: feed_round(a, results[r], results[d]) for a, (r, d) in feed_plans.items()},
         )
-
-    @property
-    def _deployless(self) -> bool:
-        return self.chain.deployless and self.chain.multicall is not False
 
     def _batch_chunks(
         self, targets: Sequence[tuple[str, bytes]], caps: Sequence[int]
