@@ -102,13 +102,9 @@ def _token(t: TokenResult, at: str | None = None) -> dict[str, Any]:
     return out
 
 
-#: the document's keys, in order
-_KEYS = ("schema", "generated_at", "at", "chains", "tokens", "summary", "gate", "exit_code")
-
-
 def document(result: AuditResult, *, tokens: bool = True) -> dict[str, Any]:
-    """The report as data (without `tokens`: every key but the tokens, which `render`
-    writes itself)."""
+    """The report as data (with `tokens=False`, `tokens` is an empty list: `render` writes
+    the tokens' lines itself)."""
     at = None if result.at is None else iso(result.at)
     chains: dict[str, Any] = {}
     for name, read in result.chains.items():
@@ -252,7 +248,6 @@ def render(result: AuditResult, options: Options) -> str:
         _token_line(t, iso(result.token_at[t.symbol]) if t.symbol in result.token_at else at)
         for t in result.tokens
     ]
-    doc = {k: doc[k] for k in _KEYS}
     out = ["{"]
     keys = list(doc)
     for n, key in enumerate(keys):

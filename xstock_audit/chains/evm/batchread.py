@@ -8,8 +8,9 @@ Multicall3 `aggregate3` call (no ABI words: a 20-byte target per run of calls to
 length byte, the calldata and a result cap; back a status byte, a 2-byte size and at most
 `cap` bytes of the result).
 
-Limits of a creation call, which `chunks` keeps every batch under: the init code at most
-49,152 bytes (EIP-3860) and the returned "code" at most 24,576 bytes (EIP-170).
+Limits of a creation call, which `EvmReader._batch_chunks` keeps every batch under: the
+init code at most 49,152 bytes (EIP-3860) and the returned "code" at most 24,576 bytes
+(EIP-170).
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ def bytecode() -> bytes:
     """The compiled `BatchRead` init code (without its input)."""
     artifact = json.loads(files(__package__).joinpath("BatchRead.json").read_text())
     return bytes.fromhex(artifact["bytecode"][2:])
-
-
-def input_size(to_changes: int, calldata: int, calls: int) -> int:
-    """Bytes of the appended input for `calls` calls with `calldata` bytes of calldata in
-    all, whose target changes `to_changes` times (a 21-byte group header each)."""
-    return 21 * to_changes + 2 * calls + calldata
 
 
 def encode(calls: Sequence[tuple[str, bytes]], caps: Sequence[int]) -> bytes:
