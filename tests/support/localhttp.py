@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from xstock_audit.sandbox.rpc_http import LocalHttpServer
+
 
 class QuietHandler(BaseHTTPRequestHandler):
     """Keep-alive, no Nagle delay (a 40 ms stall per request otherwise), no access log."""
@@ -22,17 +24,11 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    #: the listen backlog; socketserver's default of 5 drops the connections of a client
-    #: that opens ten at once while the accepting thread waits for the interpreter lock
-    #: (the SYN is retried after a second: a one-second stall that real nodes don't have)
-    request_queue_size = 128
-
+class _Server(LocalHttpServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a handler's failure (most often a client that went away while a proxy
-        held its request) shows in what the test asserts, and socketserver's traceback would
-        land in whatever `sys.stderr` is then -- another test's captured output."""
+        """Quiet about every failure, not only a client that went away: a test's handler
+        that fails shows in what the test asserts, and socketserver's traceback would land in
+        whatever `sys.stderr` is then -- another test's captured output."""
 
 
 class LocalServer:

@@ -187,20 +187,27 @@ class ServedNode(JsonRpcDispatcher):
         return f"http://127.0.0.1:{self.port}"
 
 
-class RpcHttpServer(ThreadingHTTPServer):
+class LocalHttpServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1 that behaves as a node's would under load (the
+    sandbox nodes', and the tests' proxies and fakes)."""
+
     daemon_threads = True
-    allow_reuse_address = True
     #: the listen backlog; socketserver's default of 5 drops the connections of a client
-    #: that opens ten at once (the SYN is retried after a second), which real nodes don't
+    #: that opens ten at once while the accepting thread waits for the interpreter lock
+    #: (the SYN is retried after a second: a one-second stall that real nodes don't have)
     request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-request (it gave up, or its run ended) is not an
-        error of the node: nothing is printed for it (socketserver prints a traceback to
+        error of the server: nothing is printed for it (socketserver prints a traceback to
         whatever `sys.stderr` is then -- in a test, another test's captured output)."""
         if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             return
         super().handle_error(request, client_address)
+
+
+class RpcHttpServer(LocalHttpServer):
+    allow_reuse_address = True
 
     def __init__(self, port: int, backend: JsonRpcBackend) -> None:
         self.backend = backend
