@@ -146,6 +146,18 @@ def _text(exc: RpcError, ep: Endpoint) -> str:
     return exc.message if exc.message.startswith(ep.shown) else f"{ep.shown}: {exc.message}"
 
 
+def _no_usable_endpoint(found: list[Finding], name: str, deps: list[Placed]) -> list[Finding]:
+    """The findings of a chain none of whose endpoints answered: its deployments unchecked."""
+    if not deps:
+        return found
+    return [
+        *found,
+        Finding(
+            False, ("chains", name), f"no usable endpoint: {len(deps)} deployments not checked"
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------- EVM
 
 
@@ -198,14 +210,7 @@ async def _evm(
         found.append(Finding(True, place, f"{ep.shown}: chain id {chain_id}, block {head}"))
         good = good or ep
     if good is None:
-        if not deps:
-            return found
-        return [
-            *found,
-            Finding(
-                False, ("chains", name), f"no usable endpoint: {len(deps)} deployments not checked"
-            ),
-        ]
+        return _no_usable_endpoint(found, name, deps)
     evm_deps = [p for p in deps if isinstance(p.deployment, EvmDeployment)]
     calls: list[Call] = []
     # the batch calls the audit will make: deployless (an empty batch must run), or Multicall3
@@ -379,14 +384,7 @@ async def _solana(
         )
         good = good or ep
     if good is None:
-        if not deps:
-            return found
-        return [
-            *found,
-            Finding(
-                False, ("chains", name), f"no usable endpoint: {len(deps)} deployments not checked"
-            ),
-        ]
+        return _no_usable_endpoint(found, name, deps)
     sol = [p for p in deps if isinstance(p.deployment, SolanaDeployment)]
     mints = [p.deployment.mint for p in sol]  # type: ignore[attr-defined]
     config = {"encoding": "base64", "commitment": chain.commitment}
