@@ -51,16 +51,8 @@ class JsonApi(LocalServer):
                 with api._lock:
                     api.requests.append(req)
                 reply = api.handler(req)
-                if reply.close:
-                    self.close_connection = True
-                    self.connection.close()
+                if not self.send_reply_head(reply):
                     return
-                self.send_response(reply.status)
-                for k, v in (reply.headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
                 if not reply.delay:
                     self.wfile.write(reply.body)
                     return

@@ -23,6 +23,21 @@ class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def send_reply_head(self, reply: Any) -> bool:
+        """Start answering with `reply` (a `proxy.Reply`): drop the connection if it says so
+        (False), else send its status, its headers and the JSON content type and length."""
+        if reply.close:
+            self.close_connection = True
+            self.connection.close()
+            return False
+        self.send_response(reply.status)
+        for k, v in (reply.headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(reply.body)))
+        self.end_headers()
+        return True
+
 
 class _Server(LocalHttpServer):
     def handle_error(self, request: Any, client_address: Any) -> None:

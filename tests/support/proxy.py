@@ -83,16 +83,8 @@ class RpcProxy(LocalServer):
                     reply = Reply(upstream.status_code, upstream.content)
                 if reply.delay:
                     time.sleep(reply.delay)
-                if reply.close:
-                    self.close_connection = True
-                    self.connection.close()
+                if not self.send_reply_head(reply):
                     return
-                self.send_response(reply.status)
-                for k, v in (reply.headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
                 self.wfile.write(reply.body)
 
         self._url = f"http://127.0.0.1:{self._serve(Handler)}/"
