@@ -269,10 +269,9 @@ def test_batches_that_ran_in_different_blocks_are_refused() -> None:
 def test_batches_stay_within_the_creation_limits(per_batch: int) -> None:
     """However many calls `multicall_chunk` allows, a batch's init code stays within
     EIP-3860 and its results, each at its cap, within EIP-170; and no call is left out."""
-    from xstock_audit.chains.evm.reader import EvmReader
+    from xstock_audit.chains.evm.transport import deployless_chunks
 
-    reader = EvmReader.__new__(EvmReader)
-    reader.chain = _chain("http://127.0.0.1:1/", multicall_chunk=per_batch)
+    chain = _chain("http://127.0.0.1:1/", multicall_chunk=per_batch)
     holder = bytes(12) + bytes.fromhex(HOLDER[2:])
     targets: list[tuple[str, bytes]] = []
     for n in range(3_000):
@@ -282,7 +281,7 @@ def test_batches_stay_within_the_creation_limits(per_batch: int) -> None:
         targets.append((token, SEL_LATEST_ROUND_DATA))
     targets[600:600] = [("0x" + "ee" * 20, SEL_BALANCE_OF + holder)] * 700  # a long run
     caps = [160 if d[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _, d in targets]
-    chunks = reader._batch_chunks(targets, caps)
+    chunks = deployless_chunks(chain, targets, caps)
     assert [a for a, _, _ in chunks] == [0, *(b for _, b, _ in chunks[:-1])]
     assert chunks[-1][1] == len(targets)
     for a, b, size in chunks:

@@ -8,8 +8,8 @@ Multicall3 `aggregate3` call (no ABI words: a 20-byte target per run of calls to
 length byte, the calldata and a result cap; back a status byte, a 2-byte size and at most
 `cap` bytes of the result).
 
-Limits of a creation call, which `EvmReader._batch_chunks` keeps every batch under: the
-init code at most 49,152 bytes (EIP-3860) and the returned "code" at most 24,576 bytes
+Limits of a creation call, which `transport.deployless_chunks` keeps every batch under:
+the init code at most 49,152 bytes (EIP-3860) and the returned "code" at most 24,576 bytes
 (EIP-170).
 """
 

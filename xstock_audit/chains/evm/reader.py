@@ -26,7 +26,6 @@ batches of headers), then reads everything at that block as above. It uses the c
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -50,8 +49,9 @@ from ..interface import (
     StaleHead,
 )
 from . import batchread as br
-from . import blocksearch
+from . import blocksearch, transport
 from .models import EvmChain, EvmDeployment
+from .transport import Planned, missing_state
 from .values import (
     SEL_ACTIVATION,
     SEL_BALANCE_OF,
@@ -69,41 +69,10 @@ from .values import (
     uint,
 )
 
-WAD = 10**18
-#: one object for every call that reverted inside aggregate3 (a plain ERC-20 reverts on the
-#: four multiplier views: 40,000 of them for 10,000 tokens)
-REVERTED = Failure("execution reverted", revert=True)
-#: eth_call errors that mean "this chunk is too big": split it and try again.
-SPLIT_HINTS = ("out of gas", "gas required exceeds", "gas limit", "too large", "exceeds")
-#: errors of a node asked for state it no longer has (geth, erigon, reth, nethermind,
-#: besu, anvil with --prune-history, hosted providers): the block needs an archive node
-MISSING_STATE_HINTS = re.compile(
-    r"missing trie node|header not found|historical state|state histor|unknown block"
-    r"|state\b.*\b(not available|unavailable|pruned)|pruned|blockoutofrange|block height is"
-)
-
 if TYPE_CHECKING:
     import httpx
 
     from ...progress import ChainWatch
-
-
-class MissingState(RpcError):
-    """The endpoint has no state at the block asked for (not an archive node)."""
-
-
-def _missing_state(exc: RpcError, block: int, ep: Endpoint) -> MissingState | None:
-    """`exc` as a missing-state error naming the block and the endpoint, or None when it is
-    another error. A `MissingState` already is one."""
-    if isinstance(exc, MissingState):
-        return exc
-    text = exc.message.lower()
-    if not MISSING_STATE_HINTS.search(text):
-        return None
-    return MissingState(
-        f"{ep.shown} has no state at block {block} (not an archive node? list one under "
-        f"the chain's archive_rpc): {exc.message}"
-    )
 
 
 def _quantity(result: Any) -> int:
@@ -112,22 +81,11 @@ def _quantity(result: Any) -> int:
     return int(result, 16)
 
 
-def _hex_bytes(result: Any) -> bytes:
-    if not isinstance(result, str) or not result.startswith("0x"):
-        raise ValueError("eth_call reply is not hex data")
-    return bytes.fromhex(result[2:])
-
-
 def _header(ep: Endpoint, block: Any, asked: str) -> tuple[int, int]:
     """(number, timestamp) of an `eth_getBlockByNumber` reply."""
     if not isinstance(block, dict):
         raise RpcError(f"{ep.shown}: block {asked} not found")
     return _quantity(block.get("number")), _quantity(block.get("timestamp"))
-
-
-def _is_split_error(exc: RpcError) -> bool:
-    text = exc.message.lower()
-    return any(h in text for h in SPLIT_HINTS)
 
 
 @dataclass(frozen=True)
@@ -147,21 +105,6 @@ class _Ident:
 
 
 _Probed = tuple[Endpoint, _Ident]
-
-
-@dataclass(frozen=True)
-class _Planned:
-    """A read's calls (`EvmReader._plan`)."""
-
-    targets: list[tuple[str, bytes]]
-    plans: list[Plan]
-    #: aggregator -> where its latestRoundData() and decimals() sit
-    feeds: dict[str, tuple[int, int]]
-    #: deployless batches: each call's result cap, the [start, end) ranges with their init
-    #: code's size, and each range's init code in hex
-    caps: list[int]
-    chunks: list[tuple[int, int, int]]
-    encoded: dict[tuple[int, int], str]
 
 
 class EvmReader(JsonRpcReader):
@@ -350,7 +293,7 @@ class EvmReader(JsonRpcReader):
         usable: list[Probe[_Probed]],
         notes: list[Note],
         pinned: bool,
-        planned: _Planned,
+        planned: Planned,
     ) -> ChainRead:
         """Read the same block from `quorum` endpoints; they must agree on every value."""
         need = self.chain.quorum
@@ -456,7 +399,7 @@ class EvmReader(JsonRpcReader):
 
     # -- round trip 2: every value at the pinned block -------------------------------------
 
-    def _plan(self, deps: Sequence[EvmDeployment]) -> _Planned:
+    def _plan(self, deps: Sequence[EvmDeployment]) -> Planned:
         """Every call of a read, where each value sits, and the deployless batches' init
         code. It depends on nothing the probe finds, so `read` builds it (in a worker
         thread) while the probe's round trip is in flight."""
@@ -486,18 +429,18 @@ class EvmReader(JsonRpcReader):
             for address in self.feeds
         }
         if not self.chain.batches_deployless:
-            return _Planned(targets, plans, feed_plans, [], [], {})
+            return Planned(targets, plans, feed_plans, [], [], {})
         caps = [160 if data[:4] == SEL_LATEST_ROUND_DATA else br.WORD for _to, data in targets]
-        chunks = self._batch_chunks(targets, caps)
+        chunks = transport.deployless_chunks(self.chain, targets, caps)
         encoded = {(a, b): br.encode(targets[a:b], caps[a:b]).hex() for a, b, _ in chunks}
-        return _Planned(targets, plans, feed_plans, caps, chunks, encoded)
+        return Planned(targets, plans, feed_plans, caps, chunks, encoded)
 
     async def _values(
         self,
         ep: Endpoint,
         deps: Sequence[EvmDeployment],
         ident: _Ident,
-        planned: _Planned | None = None,
+        planned: Planned | None = None,
     ) -> ChainRead:
         number, timestamp, has_multicall = ident.number, ident.timestamp, ident.has_multicall
         planned = planned or self._plan(deps)
@@ -510,7 +453,7 @@ class EvmReader(JsonRpcReader):
 
         results: list[CallResult] | None = None
         if self.chain.batches_deployless:
-            batch = await self._batch_calls(ep, planned, number)
+            batch = await transport.deployless_calls(ep, self.chain, planned, number)
             if batch is not None:
                 results, ran_at = batch
                 timestamp = timestamp if timestamp is not None else ran_at
@@ -520,7 +463,9 @@ class EvmReader(JsonRpcReader):
             clock = -1
             if timestamp is None:
                 clock = call(self.chain.multicall, mc.GET_CURRENT_BLOCK_TIMESTAMP)
-            results = await self._multicall(ep, self.chain.multicall, targets, hex(number))
+            results = await transport.aggregate3_calls(
+                ep, self.chain, self.chain.multicall, targets, hex(number)
+            )
             if results is not None and clock >= 0:
                 stamp = results[clock]
                 if isinstance(stamp, Failure):
@@ -531,12 +476,12 @@ class EvmReader(JsonRpcReader):
             try:
                 block = await ep.call("eth_getBlockByNumber", [hex(number), False])
             except RpcError as exc:
-                raise _missing_state(exc, number, ep) or exc from None
+                raise missing_state(exc, number, ep) or exc from None
             if not isinstance(block, dict):
                 raise RpcError(f"{ep.shown}: block {number} not found")
             timestamp = _quantity(block.get("timestamp"))
         if plain:
-            results = await self._batched(ep, targets, hex(number))
+            results = await transport.plain_calls(ep, targets, hex(number))
         assert timestamp is not None and results is not None
         supplies = {
             d.key: guarded(
@@ -553,244 +498,3 @@ class EvmReader(JsonRpcReader):
             requests=ep.stats.http_requests,
             feeds={a: feed_round(a, results[r], results[d]) for a, (r, d) in feed_plans.items()},
         )
-
-    def _batch_chunks(
-        self, targets: Sequence[tuple[str, bytes]], caps: Sequence[int]
-    ) -> list[tuple[int, int, int]]:
-        """[start, end) ranges for deployless batch calls: at most `multicall_chunk` calls,
-        the init code within EIP-3860 and the results, at their caps, within EIP-170; with
-        the size of each range's init code in bytes."""
-        code = len(br.bytecode()) + 32
-        room_in = min(br.MAX_INITCODE, self.chain.multicall_bytes) - code
-        room_out = br.MAX_RETURNED - br.HEADER
-        out: list[tuple[int, int, int]] = []
-        start, size, returned, previous, run = 0, 0, 0, "", 0
-        for i, (to, data) in enumerate(targets):
-            run = run + 1 if to == previous and run < 255 else 1
-            item = 2 + len(data) + (21 if run == 1 else 0)
-            back = 3 + caps[i]
-            if i > start and (
-                i - start >= self.chain.multicall_chunk
-                or size + item > room_in
-                or returned + back > room_out
-            ):
-                out.append((start, i, code + size))
-                start, size, returned, run = i, 0, 0, 1
-                item = 23 + len(data)
-            size += item
-            returned += back
-            previous = to
-        if start < len(targets):
-            out.append((start, len(targets), code + size))
-        return out
-
-    async def _batch_calls(
-        self, ep: Endpoint, planned: _Planned, number: int
-    ) -> tuple[list[CallResult], int | None] | None:
-        """Run calls as deployless batch calls (`batchread`) at block `number`: the results
-        and the block's timestamp (None if no batch came back: each of its calls starved),
-        or None when the node ran none of them (it refuses creation calls): the caller then
-        uses Multicall3 or plain eth_calls.
-
-        A batch that fails as too large, out of gas, or for a transient reason is split in
-        two and asked again; so is one that reverted, which BatchRead does only when a call
-        ran out of gas (a contract's own revert is a result, never the batch's)."""
-        targets, caps, encoded = planned.targets, planned.caps, planned.encoded
-        results: list[CallResult] = [Failure("not run")] * len(targets)
-        stamps: set[tuple[int, int]] = set()
-        refused: list[str] = []
-        ran = False
-        slots = asyncio.Semaphore(self.chain.max_concurrency)
-        block = hex(number)
-
-        def _init_code(a: int, b: int) -> str:
-            hexed = encoded.get((a, b))  # built with the plan; a split part is built here
-            return hexed if hexed is not None else br.encode(targets[a:b], caps[a:b]).hex()
-
-        async def send(group: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-            nonlocal ran
-            retry: list[tuple[int, int, int]] = []
-            async with slots:
-                replies = await ep.batch(
-                    [
-                        Call(
-                            "eth_call",
-                            [{"data": "0x" + _init_code(a, b)}, block],
-                        )
-                        for a, b, _ in group
-                    ]
-                )
-                for (a, b, size), reply in zip(group, replies, strict=True):
-                    if isinstance(reply, RpcError):
-                        missing = _missing_state(reply, number, ep)
-                        if missing:
-                            raise missing
-                        starved = reply.is_revert
-                        if b - a > 1 and (_is_split_error(reply) or reply.transient or starved):
-                            mid = (a + b) // 2
-                            retry += [(a, mid, size // 2), (mid, b, size - size // 2)]
-                            continue
-                        text = "ran out of gas" if starved else reply.message
-                        if not starved:
-                            refused.append(reply.message)
-                        for i in range(a, b):
-                            results[i] = Failure(f"batch call: {text}")
-                        continue
-                    ran = True
-                    try:
-                        at, stamp, decoded = br.decode(_hex_bytes(reply), caps[a:b])
-                    except ValueError as exc:
-                        raise RpcError(f"{ep.shown}: malformed batch call reply: {exc}") from None
-                    stamps.add((at, stamp))
-                    for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
-                        results[i] = ret if ok else REVERTED
-            return retry
-
-        pending = list(planned.chunks)
-        while pending:
-            done = await asyncio.gather(
-                *(send(g) for g in self._groups(ep, pending)), return_exceptions=True
-            )
-            for d in done:
-                if isinstance(d, BaseException):
-                    raise d
-            pending = [chunk for retry in done if isinstance(retry, list) for chunk in retry]
-        if not ran and refused:
-            return None
-        if not stamps:
-            return results, None
-        # every batch must have run in one block: the same NUMBER and TIMESTAMP. NUMBER is
-        # not held to `number` itself: on some chains it is not the chain's own block
-        # number (on Arbitrum it is an L1 block's)
-        if len(stamps) > 1:
-            raise RpcError(
-                f"{ep.shown}: the batch calls for block {number} ran in different blocks "
-                f"(block number, time: {', '.join(f'{a} {t}' for a, t in sorted(stamps))})"
-            )
-        return results, next(iter(stamps))[1]
-
-    def _chunks(self, targets: Sequence[tuple[str, bytes]]) -> list[tuple[int, int, int]]:
-        """[start, end) ranges within the call-count and calldata-size limits, with the
-        size of each range's aggregate3 calldata in bytes."""
-        out: list[tuple[int, int, int]] = []
-        start, size = 0, 0
-        for i, (_to, data) in enumerate(targets):
-            item = mc.encoded_size(len(data))
-            if i > start and (
-                i - start >= self.chain.multicall_chunk or size + item > self.chain.multicall_bytes
-            ):
-                out.append((start, i, size))
-                start, size = i, 0
-            size += item
-        if start < len(targets):
-            out.append((start, len(targets), size))
-        return out
-
-    @staticmethod
-    def _groups(
-        ep: Endpoint, chunks: Sequence[tuple[int, int, int]]
-    ) -> list[list[tuple[int, int, int]]]:
-        """Chunks grouped as the endpoint will send them: one HTTP request each (within its
-        batch size and body size), so each group's calldata is built just before it is sent
-        and decoded as soon as it returns -- at most `max_concurrency` groups in memory."""
-        groups: list[list[tuple[int, int, int]]] = []
-        current: list[tuple[int, int, int]] = []
-        body = 2
-        for chunk in chunks:
-            # the calldata (selector, offset, length, calls) in hex, in a JSON-RPC eth_call
-            item = 2 * (4 + 64 + chunk[2]) + 160
-            if current and (len(current) >= ep.batch_size or body + item > ep.max_body_bytes):
-                groups.append(current)
-                current, body = [], 2
-            current.append(chunk)
-            body += item + 1
-        if current:
-            groups.append(current)
-        return groups
-
-    async def _multicall(
-        self, ep: Endpoint, address: str, targets: Sequence[tuple[str, bytes]], block: str
-    ) -> list[CallResult] | None:
-        """Run calls through aggregate3; None when Multicall3 has no code at `block`."""
-        results: list[CallResult] = [Failure("not run")] * len(targets)
-        no_code = False
-        slots = asyncio.Semaphore(self.chain.max_concurrency)
-
-        async def send(group: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-            nonlocal no_code
-            retry: list[tuple[int, int, int]] = []
-            async with slots:
-                replies = await ep.batch(
-                    [
-                        Call(
-                            "eth_call",
-                            [
-                                {
-                                    "to": address,
-                                    "data": "0x" + mc.encode_aggregate3(targets[a:b]).hex(),
-                                },
-                                block,
-                            ],
-                        )
-                        for a, b, _ in group
-                    ]
-                )
-                for (a, b, size), reply in zip(group, replies, strict=True):
-                    if isinstance(reply, RpcError):
-                        missing = _missing_state(reply, int(block, 16), ep)
-                        if missing:
-                            raise missing
-                        if b - a > 1 and (_is_split_error(reply) or reply.transient):
-                            mid = (a + b) // 2
-                            retry += [(a, mid, size // 2), (mid, b, size - size // 2)]
-                            continue
-                        for i in range(a, b):
-                            results[i] = Failure(f"aggregate3: {reply.message}")
-                        continue
-                    try:
-                        data = _hex_bytes(reply)
-                        if not data:
-                            no_code = True  # no contract at the Multicall3 address
-                            continue
-                        decoded = mc.decode_aggregate3(data, b - a)
-                    except ValueError as exc:
-                        raise RpcError(f"{ep.shown}: malformed aggregate3 reply: {exc}") from None
-                    for i, (ok, ret) in zip(range(a, b), decoded, strict=True):
-                        results[i] = ret if ok else REVERTED
-            return retry
-
-        pending = self._chunks(targets)
-        while pending:
-            done = await asyncio.gather(
-                *(send(g) for g in self._groups(ep, pending)), return_exceptions=True
-            )
-            for d in done:
-                if isinstance(d, BaseException):
-                    raise d
-            if no_code:
-                return None
-            pending = [chunk for retry in done if isinstance(retry, list) for chunk in retry]
-        return results
-
-    async def _batched(
-        self, ep: Endpoint, targets: Sequence[tuple[str, bytes]], block: str
-    ) -> list[CallResult]:
-        replies = await ep.batch(
-            [
-                Call("eth_call", [{"to": to, "data": "0x" + data.hex()}, block])
-                for to, data in targets
-            ]
-        )
-        out: list[CallResult] = []
-        for r in replies:
-            if isinstance(r, RpcError):
-                missing = _missing_state(r, int(block, 16), ep)
-                if missing:
-                    raise missing
-                out.append(Failure(r.message, revert=r.is_revert))
-                continue
-            try:
-                out.append(_hex_bytes(r))
-            except ValueError as exc:
-                out.append(Failure(str(exc)))
-        return out
