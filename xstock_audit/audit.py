@@ -170,7 +170,8 @@ async def read_chains(
         by_chain.setdefault(name, [])
 
     shown = as_progress(progress)
-    async with make_client() as client:
+    tls = any(u[:6].lower() == "https:" for n in by_chain for u in registry.chains[n].rpc)
+    async with make_client(tls) as client:
         readers: dict[str, ChainReader] = {}
         watches: dict[str, ChainWatch] = {}
         for name, deps in by_chain.items():

@@ -6,6 +6,7 @@ context-manager lifecycle. Each server defines `start` (its handler, then `_serv
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -55,9 +56,14 @@ class LocalServer:
     def stop(self) -> None:
         self._close()
 
-    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> int:
-        """Serve `handler` on a free port of 127.0.0.1 in a daemon thread; the port."""
+    def _serve(
+        self, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+    ) -> int:
+        """Serve `handler` on a free port of 127.0.0.1 in a daemon thread, over TLS with
+        `tls` (a server context); the port."""
         self._server = _Server(("127.0.0.1", 0), handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return int(self._server.server_address[1])
 

@@ -8,6 +8,7 @@ JSON-RPC methods inside them), and inject faults a real node can't produce on de
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -36,9 +37,16 @@ FaultHook = Callable[[Any], Reply | None]
 
 class RpcProxy(LocalServer):
     def __init__(
-        self, upstream: str, *, delay: float = 0.0, fault: FaultHook | None = None
+        self,
+        upstream: str,
+        *,
+        delay: float = 0.0,
+        fault: FaultHook | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: a server context, to be reached over https instead of http."""
         self.upstream = upstream
+        self.tls = tls
         self.delay = delay
         self.fault = fault
         self.requests = 0
@@ -87,7 +95,8 @@ class RpcProxy(LocalServer):
                     return
                 self.wfile.write(reply.body)
 
-        self._url = f"http://127.0.0.1:{self._serve(Handler)}/"
+        port = self._serve(Handler, self.tls)
+        self._url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}/"
         return self
 
     def stop(self) -> None:
