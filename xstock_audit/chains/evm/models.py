@@ -6,7 +6,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
@@ -35,14 +35,16 @@ def _keccak() -> Callable[[bytes], bytes]:
     from eth_hash.auto import keccak
 
     try:
-        from Crypto.Hash.keccak import _raw_keccak_lib as lib
-        from Crypto.Util._raw_api import VoidPointer, create_string_buffer, get_raw_buffer
+        import importlib
 
-        holder = VoidPointer()
+        lib: Any = importlib.import_module("Crypto.Hash.keccak")._raw_keccak_lib
+        raw: Any = importlib.import_module("Crypto.Util._raw_api")
+        get_raw_buffer = raw.get_raw_buffer
+        holder = raw.VoidPointer()
         if lib.keccak_init(holder.address_of(), 64, 24):  # capacity 512 bits, 24 rounds
             return keccak
         state = holder.get()  # one state for the process, never freed
-        out = create_string_buffer(32)
+        out = raw.create_string_buffer(32)
         lock = threading.Lock()
 
         def direct(data: bytes) -> bytes:
