@@ -75,21 +75,27 @@ def agree(text: str) -> bool:
     whether it read it."""
     reader = yamlfast._FastReader(text)
     fast = reader.read()
-    if fast is None:
+    # `loads` reads without recording lines (a JSON document through json's parser) and
+    # records them when first asked for
+    lean = yamlfast._FastReader(text, record_lines=False)
+    lean_read = lean.read()
+    if fast is None and lean_read is None:
         return False
     ref = reference(text)
     assert not isinstance(ref, BaseException), f"read what PyYAML rejects ({ref!r}): {text!r}"
     data, smap = ref
-    assert same(fast[0], data), f"different data for {text!r}: {fast[0]!r} != {data!r}"
-    fmap = yamlsrc.SourceMap(NAME, fast[1])
-    for path in smap.lines:
-        for q in (path, (*path, "no-such-key"), (*path, 10**9)):
-            assert fmap.line(q) == smap.line(q), f"line of {q} in {text!r}"
-    assert reader.count == pyyaml_count(text), f"node count of {text!r}"
-    # `loads` reads without recording lines and records them when first asked for
-    lean = yamlfast._FastReader(text, record_lines=False)
-    lean_read = lean.read()
-    assert lean_read is not None and same(lean_read[0], data) and lean.count == reader.count
+    nodes = pyyaml_count(text)
+    if fast is not None:
+        assert same(fast[0], data), f"different data for {text!r}: {fast[0]!r} != {data!r}"
+        fmap = yamlsrc.SourceMap(NAME, fast[1])
+        for path in smap.lines:
+            for q in (path, (*path, "no-such-key"), (*path, 10**9)):
+                assert fmap.line(q) == smap.line(q), f"line of {q} in {text!r}"
+        assert reader.count == nodes, f"node count of {text!r}"
+    assert lean_read is not None, f"read with lines, declined without: {text!r}"
+    assert same(lean_read[0], data), f"different data for {text!r}: {lean_read[0]!r} != {data!r}"
+    # the JSON path bounds the count from the text (`_json_document`); the others count it
+    assert lean.count >= nodes if lean.json else lean.count == nodes, f"node count of {text!r}"
     public_data, public_map = yamlsrc.loads(text, NAME)
     assert same(public_data, data)
     for path in smap.lines:
@@ -589,8 +595,46 @@ def test_a_block_document_records_its_lines_when_first_asked_for() -> None:
     assert smap.line(("tokens", 0, "deployments", 0, "decimals")) == row
     assert smap._later is None and len(smap.lines) > 20
     _, smap = yamlsrc.loads(test_custody.JSON, NAME)
-    assert smap._later is None  # a JSON document's lines come with it
+    assert smap._later is not None  # read by json's parser, which records no line either
     assert smap.line(("holdings", 1, "quantity")) == 7
+    assert smap._later is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"a": "x\\n"}', "an escape"),
+        ('{"a": 1.5}', "a float (PyYAML reads 1e5 as a string)"),
+        ('{"a": 1e5}', "a float (PyYAML reads 1e5 as a string)"),
+        ('{"a": NaN}', "a constant"),
+        ('{"a": 1, "a": 2}', "a duplicate key"),
+        ('{"a"\n: 1}', "a line break before the colon"),
+        ('{"a"' + " " * 8 + ": 1}", "spaces before the colon"),
+        ('{"' + "k" * 1000 + '": 1}', "a long key"),
+        ("[" * 101 + "]" * 101, "deep nesting"),
+        ('{"a": 1,}', "not JSON"),
+        ('{"a": 1} # c', "not JSON"),
+    ],
+)
+def test_json_that_pyyaml_may_read_otherwise_is_left_to_the_flow_reader(
+    text: str, why: str
+) -> None:
+    assert yamlfast._FastReader(text, record_lines=False)._json_document(text) is (
+        yamlfast._MISSING
+    ), why
+    agree(text)  # and what reads it then reads it as PyYAML does (or declines)
+
+
+def test_json_documents_go_through_json_parser() -> None:
+    for text in (
+        test_custody.JSON,
+        json.dumps(json.loads(test_custody.JSON)),
+        json.dumps(json.loads(test_custody.JSON), separators=(",", ":")),
+        json.dumps({"a": ["b", {"c": None, "d": True, "e": -3, "f": ""}], "g": []}, indent=3),
+    ):
+        lean = yamlfast._FastReader(text, record_lines=False)
+        assert lean.read() is not None and lean.json, text
+        assert agree(text)
 
 
 def test_dates_and_times_are_pyyaml_objects() -> None:
