@@ -220,21 +220,25 @@ def _custody(
         explained = explained or (not book.latest and bool(book.future or book.unverified))
         if not any_fresh and not explained:
             none_fresh.append((source.name, source.max_age))
-        untrusted.extend(
-            f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, later "
-            f"than this run's start plus clock_skew {setting(clock_skew)}: not used; custody "
-            f"of {source.name!r} is unknown until the statement is corrected"
-            for account in sorted(book.future)
-            for st in book.future[account]
-        )
-        untrusted.extend(_named(source.name, e) for e in book.errors)
+        # (each `if` saves building a generator per token when, as usual, there is nothing)
+        if book.future:
+            untrusted.extend(
+                f"attestation {st.file} for account {st.account} is dated {iso(st.as_of)}, "
+                f"later than this run's start plus clock_skew {setting(clock_skew)}: not "
+                f"used; custody of {source.name!r} is unknown until the statement is corrected"
+                for account in sorted(book.future)
+                for st in book.future[account]
+            )
+        if book.errors:
+            untrusted.extend(_named(source.name, e) for e in book.errors)
         if token.isin in book.isin_errors:
             untrusted.append(f"custodian {source.name!r}: {book.isin_errors[token.isin]}")
-        unverified.extend(f"custodian {source.name!r}: {m}" for m in book.unverified)
+        if book.unverified:
+            unverified.extend(f"custodian {source.name!r}: {m}" for m in book.unverified)
     return _Custody(
         total=total,
         used=tuple(used),
-        stale=tuple(sorted(stale, key=lambda sm: sm[0].as_of)),
+        stale=tuple(sorted(stale, key=lambda sm: sm[0].as_of)) if stale else (),
         none_fresh=tuple(none_fresh),
         untrusted=tuple(untrusted),
         unverified=tuple(unverified),
@@ -453,16 +457,22 @@ def custody_of(
     the custody worker thread while the chains are still being read). A token whose sum
     fails is left out: `reconcile` then reports why."""
     out: dict[str, PrecomputedCustody] = {}
+    clock_skew = registry.policy.clock_skew
+    #: custodian names -> their sources and books, made once for the tokens that share them
+    made: dict[tuple[str, ...], tuple[list[CustodySource], tuple[CustodyBook, ...]]] = {}
     for token in registry.tokens:
         names = token.custodians
-        if not all(n in books for n in names):
-            continue
-        sources = [CustodySource(n, books[n], registry.custodians[n].max_age) for n in names]
+        both = made.get(names)
+        if both is None:
+            if not all(n in books for n in names):
+                continue
+            sources = [CustodySource(n, books[n], registry.custodians[n].max_age) for n in names]
+            both = made[names] = (sources, tuple(books[n] for n in names))
         try:
-            summed = _custody(token, sources, now, registry.policy.clock_skew)
+            summed = _custody(token, both[0], now, clock_skew)
         except ArithmeticError:
             continue
-        out[token.symbol] = (tuple(s.book for s in sources), summed)
+        out[token.symbol] = (both[1], summed)
     return out
 
 
