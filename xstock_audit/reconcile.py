@@ -493,14 +493,22 @@ def reconcile(
     command line's, which win for the same symbol). `custody` holds tokens' custody sums
     worked out already (`custody_of`)."""
     custody = custody or {}
+    mints = mints or {}
+    wanted = set(symbols) if symbols else None
+    clock_skew = registry.policy.clock_skew
+    #: custodian names -> their sources, made once for the tokens that share them
+    made: dict[tuple[str, ...], list[CustodySource]] = {}
     tokens = []
     for token in registry.tokens:
-        if symbols and token.symbol not in symbols:
+        if wanted is not None and token.symbol not in wanted:
             continue
-        sources = [
-            CustodySource(name, books.get(name), registry.custodians[name].max_age)
-            for name in token.custodians
-        ]
+        names = token.custodians
+        sources = made.get(names)
+        if sources is None:
+            sources = made[names] = [
+                CustodySource(name, books.get(name), registry.custodians[name].max_age)
+                for name in names
+            ]
         tokens.append(
             reconcile_token(
                 token,
@@ -508,9 +516,9 @@ def reconcile(
                 sources[0].book,
                 sources[0].max_age,
                 now,
-                registry.policy.clock_skew,
+                clock_skew,
                 sources=sources,
-                mints=(mints or {}).get(token.symbol, ()),
+                mints=mints.get(token.symbol, ()),
                 custody=custody.get(token.symbol),
             )
         )
