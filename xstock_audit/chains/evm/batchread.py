@@ -43,14 +43,19 @@ def encode(calls: Sequence[tuple[str, bytes]], caps: Sequence[int]) -> bytes:
     parts: list[bytes] = [bytecode()]
     run: list[bytes] = []
     target = ""
+    #: (calldata, cap) -> its entry: most calls are the same few getters on every token
+    entries: dict[tuple[bytes, int], bytes] = {}
     for (to, data), cap in zip(calls, caps, strict=True):
-        if len(data) > 255 or not 0 <= cap <= 255:
-            raise ValueError("a batch call carries at most 255 bytes of calldata and of result")
         if to != target or len(run) == 255:
             if run:
                 parts.append(bytes.fromhex(target[2:]) + bytes((len(run),)) + b"".join(run))
             target, run = to, []
-        run.append(bytes((len(data),)) + data + bytes((cap,)))
+        entry = entries.get((data, cap))
+        if entry is None:
+            if len(data) > 255 or not 0 <= cap <= 255:
+                raise ValueError("a batch call carries at most 255 bytes of calldata and of result")
+            entry = entries[data, cap] = bytes((len(data),)) + data + bytes((cap,))
+        run.append(entry)
     if run:
         parts.append(bytes.fromhex(target[2:]) + bytes((len(run),)) + b"".join(run))
     size = sum(len(p) for p in parts) - len(parts[0])

@@ -409,21 +409,36 @@ class EvmReader(JsonRpcReader):
             targets.append((to, data))
             return len(targets) - 1
 
-        plans = [
-            Plan(
-                decimals=call(d.address, SEL_DECIMALS),
-                total_supply=call(d.address, SEL_TOTAL_SUPPLY),
-                balances=tuple(
-                    call(d.address, SEL_BALANCE_OF + bytes.fromhex(x[2:]).rjust(32, b"\x00"))
-                    for x in d.exclude
-                ),
-                multiplier=call(d.address, SEL_MULTIPLIER),
-                current_multiplier=call(d.address, SEL_CURRENT_MULTIPLIER),
-                new_multiplier=call(d.address, SEL_NEW_MULTIPLIER),
-                activation=call(d.address, SEL_ACTIVATION),
+        #: holder -> its balanceOf calldata (treasuries repeat across tokens)
+        balance_of: dict[str, bytes] = {}
+        plans: list[Plan] = []
+        for d in deps:  # each deployment's calls in this order, so its indexes follow
+            to = d.address
+            first = len(targets)
+            k = len(d.exclude)
+            targets.append((to, SEL_DECIMALS))
+            targets.append((to, SEL_TOTAL_SUPPLY))
+            for x in d.exclude:
+                data = balance_of.get(x)
+                if data is None:
+                    data = balance_of[x] = SEL_BALANCE_OF + bytes.fromhex(x[2:]).rjust(32, b"\0")
+                targets.append((to, data))
+            targets.append((to, SEL_MULTIPLIER))
+            targets.append((to, SEL_CURRENT_MULTIPLIER))
+            targets.append((to, SEL_NEW_MULTIPLIER))
+            targets.append((to, SEL_ACTIVATION))
+            rest = first + 2 + k
+            plans.append(
+                Plan(
+                    first,
+                    first + 1,
+                    tuple(range(first + 2, rest)),
+                    rest,
+                    rest + 1,
+                    rest + 2,
+                    rest + 3,
+                )
             )
-            for d in deps
-        ]
         feed_plans = {
             address: (call(address, SEL_LATEST_ROUND_DATA), call(address, SEL_DECIMALS))
             for address in self.feeds
