@@ -7,14 +7,17 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 _AGE_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 _SETTING_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
+@functools.lru_cache(maxsize=4096)  # a report repeats a statement's as-of on every token
 def iso(dt: datetime) -> str:
-    """ISO 8601 in UTC with `Z`; naive datetimes are taken as UTC."""
+    """ISO 8601 in UTC with `Z`; naive datetimes are taken as UTC. (Equal instants give the
+    same text, whatever their zones: a cached answer for one serves the other.)"""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, field_validator
 
@@ -15,7 +15,7 @@ _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 @functools.lru_cache(maxsize=65536)
 def pubkey_bytes(v: str, what: str) -> bytes:
     """The 32 bytes of a base58 public key or hash; ValueError naming `what` otherwise."""
-    from solders.pubkey import Pubkey
+    Pubkey = _solders_pubkey()
 
     if isinstance(v, str) and 32 <= len(v) <= 44:
         try:  # solders decodes a valid key natively; the path below says what is wrong
@@ -33,6 +33,14 @@ def pubkey_bytes(v: str, what: str) -> bytes:
         raise ValueError(f"{v!r} decodes to {len(raw)} bytes; a Solana {what} has 32")
     Pubkey.from_bytes(raw)
     return raw
+
+
+@functools.cache
+def _solders_pubkey() -> Any:
+    """solders' Pubkey, imported on first use (not with the registry's models)."""
+    from solders.pubkey import Pubkey
+
+    return Pubkey
 
 
 def _pubkey(v: str) -> str:
