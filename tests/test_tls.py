@@ -88,13 +88,14 @@ def test_the_client_verifies_https_against_the_ca_bundle(
 ) -> None:
     evm, proxy = https_node
     assert proxy.url.startswith("https://")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)  # httpx's second choice, when set
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     assert int(asyncio.run(_chain_id(proxy.url, tls=True)), 16) == evm.chain_id
     # the client of an http-only run trusts nothing, not even the certificate named here
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         asyncio.run(_chain_id(proxy.url, tls=False))
     # and without the certificate in the bundle, the full client refuses it too
-    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.delenv("SSL_CERT_FILE")  # certifi's bundle, which does not have it
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         asyncio.run(_chain_id(proxy.url, tls=True))
 
@@ -108,6 +109,7 @@ def test_check_reads_an_https_endpoint_next_to_an_http_one(
     """A registry with one https chain (its scheme written in capitals, which URLs allow)
     and one http chain: the run's client loads the CA bundle and both chains are read."""
     evm, proxy = https_node
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     with SolanaNode() as sol:
         world = build(
             tmp_path,
