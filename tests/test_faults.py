@@ -319,7 +319,9 @@ def _short_custody(env: Env) -> str:
     return "short.json"
 
 
-def test_lying_evm_node_cannot_hide_a_shortfall_under_quorum(env: Env) -> None:
+def _shave_evm_supply(env: Env) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """A liar's edit: TK0's totalSupply() one token lower (plain eth_calls: `multicall:
+    false`)."""
     tk0 = env.world.registry.read_text().split('address: "')[1].split('"')[0].lower()
 
     def shave(call: dict[str, Any], reply: dict[str, Any]) -> None:
@@ -332,6 +334,28 @@ def test_lying_evm_node_cannot_hide_a_shortfall_under_quorum(env: Env) -> None:
         ):
             reply["result"] = "0x" + (int(reply["result"], 16) - 10**18).to_bytes(32, "big").hex()
 
+    return shave
+
+
+def _shave_solana_supply(env: Env) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """A liar's edit: TK0's mint supply one token lower in getMultipleAccounts."""
+    mint = env.world.registry.read_text().split("mint: ")[1].split(",")[0]
+
+    def inflate_supply(call: dict[str, Any], reply: dict[str, Any]) -> None:
+        if call.get("method") != "getMultipleAccounts":
+            return
+        for key, value in zip(call["params"][0], reply["result"]["value"], strict=True):
+            if key == mint and value:
+                data = bytearray(base64.b64decode(value["data"][0]))
+                supply = int.from_bytes(data[36:44], "little") - 10**8
+                data[36:44] = supply.to_bytes(8, "little")
+                value["data"][0] = base64.b64encode(bytes(data)).decode()
+
+    return inflate_supply
+
+
+def test_lying_evm_node_cannot_hide_a_shortfall_under_quorum(env: Env) -> None:
+    shave = _shave_evm_supply(env)
     custody = _short_custody(env)
     with (
         RpcProxy(env.evm.url, fault=rewrite(env.evm.url, shave)) as liar,
@@ -367,18 +391,7 @@ def test_lying_evm_node_cannot_hide_a_shortfall_under_quorum(env: Env) -> None:
 
 
 def test_lying_solana_node_is_caught_by_quorum(env: Env) -> None:
-    mint = env.world.registry.read_text().split("mint: ")[1].split(",")[0]
-
-    def inflate_supply(call: dict[str, Any], reply: dict[str, Any]) -> None:
-        if call.get("method") != "getMultipleAccounts":
-            return
-        for key, value in zip(call["params"][0], reply["result"]["value"], strict=True):
-            if key == mint and value:
-                data = bytearray(base64.b64decode(value["data"][0]))
-                supply = int.from_bytes(data[36:44], "little") - 10**8
-                data[36:44] = supply.to_bytes(8, "little")
-                value["data"][0] = base64.b64encode(bytes(data)).decode()
-
+    inflate_supply = _shave_solana_supply(env)
     custody = _short_custody(env)
     with (
         RpcProxy(env.evm.url) as ep,
@@ -412,6 +425,78 @@ def test_quorum_agreeing_nodes_give_the_verdict(env: Env) -> None:
     assert code == 0 and statuses(doc) == {"BACKED"}
     assert any("same block" in m for m in doc["chains"]["evm"]["messages"])
     assert any("same slot" in m for m in doc["chains"]["sol"]["messages"])
+
+
+# --- a lying node, check --at -------------------------------------------------------------------
+
+
+def test_at_with_quorum_each_endpoint_reads_the_instant_and_they_must_agree(env: Env) -> None:
+    """`check --at` on chains with `quorum: 2`: the liar is caught as at the head, where
+    one endpoint alone would give its verdict; agreeing nodes give the verdict, with the
+    quorum in the chains' messages."""
+    custody = _short_custody(env)
+    instant = str(int(time.time()))  # after every transaction of the world
+    with (
+        RpcProxy(env.evm.url, fault=rewrite(env.evm.url, _shave_evm_supply(env))) as evm_liar,
+        RpcProxy(env.evm.url) as evm_honest,
+        RpcProxy(env.sol.url, fault=rewrite(env.sol.url, _shave_solana_supply(env))) as sol_liar,
+        RpcProxy(env.sol.url) as sol_honest,
+        RpcProxy(env.evm.url) as evm_honest2,
+        RpcProxy(env.sol.url) as sol_honest2,
+    ):
+        code, doc, err = check_json(
+            env.registry(
+                [evm_liar.url, evm_honest.url],
+                [sol_liar.url, sol_honest.url],
+                evm_extra={"multicall": "false", "quorum": "2"},
+                sol_extra={"quorum": "2"},
+                custody=custody,
+            ),
+            "--at",
+            instant,
+        )
+        assert code == 3, err
+        tk0 = doc["tokens"][0]
+        assert tk0["status"] == "ERROR"
+        for d in tk0["deployments"]:
+            assert "endpoints disagree on total_supply" in d["error"], d
+        assert evm_liar.url.rstrip("/") in tk0["deployments"][0]["error"]
+        assert sol_liar.url.rstrip("/") in tk0["deployments"][1]["error"]
+        assert doc["tokens"][1]["status"] == "BACKED"  # the other token: both agree
+
+        code, doc, err = check_json(
+            env.registry(
+                [evm_honest.url, evm_honest2.url],
+                [sol_honest.url, sol_honest2.url],
+                evm_extra={"multicall": "false", "quorum": "2"},
+                sol_extra={"quorum": "2"},
+                custody=custody,
+            ),
+            "--at",
+            instant,
+        )
+    assert code == 1, err  # TK0 is short of custody, seen by both nodes alike
+    assert [t["status"] for t in doc["tokens"]] == ["UNDER", "BACKED"]
+    assert any("same block" in m for m in doc["chains"]["evm"]["messages"])
+    assert any("quorum: 2 endpoints" in m for m in doc["chains"]["sol"]["messages"])
+
+
+def test_at_with_quorum_fewer_answers_fail_the_chain(env: Env) -> None:
+    with (
+        RpcProxy(env.evm.url) as ep,
+        RpcProxy(env.evm.url, fault=always(Reply(close=True))) as dead,
+        RpcProxy(env.sol.url) as sp,
+    ):
+        code, doc, _ = check_json(
+            env.registry(
+                [ep.url, dead.url], [sp.url], evm_extra={"quorum": "2", **FAST}, name="q.yaml"
+            ),
+            "--at",
+            str(int(time.time())),
+        )
+    assert code == 3
+    assert "quorum of 2 endpoints not reached" in doc["chains"]["evm"]["error"]
+    assert {t["status"] for t in doc["tokens"]} == {"ERROR"}
 
 
 # --- interrupted runs --------------------------------------------------------------------------

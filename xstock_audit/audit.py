@@ -198,12 +198,31 @@ async def read_chains(
 
         async def one(name: str, deps: Sequence[DeploymentModel]) -> tuple[str, ChainRead]:
             reader = readers[name]
+            chain = registry.chains[name]
             watches[name].start()
+            if when is None:
+                reading = reader.read(deps, (at or {}).get(name))
+            elif chain.quorum > 1:
+
+                def single(settings: Any, name: str = name) -> ChainReader:
+                    one = family(settings.type).reader(
+                        name,
+                        settings,
+                        client,
+                        now=now,
+                        clock_skew=registry.policy.clock_skew,
+                        watch=watches[name],
+                    )
+                    if feeds.get(name):
+                        one.feeds = feeds[name]  # type: ignore[attr-defined]
+                    return one
+
+                reading = _read_at_quorum(name, chain, deps, when, single)
+            else:
+                reading = reader.read_at(deps, when)
             try:
                 read = await asyncio.wait_for(
-                    reader.read(deps, (at or {}).get(name))
-                    if when is None
-                    else reader.read_at(deps, when),
+                    reading,
                     None if deadline_s is None else max(0.0, start + deadline_s - loop.time()),
                 )
             except TimeoutError:
@@ -216,6 +235,41 @@ async def read_chains(
         with shown.live():
             results = await asyncio.gather(*(one(n, d) for n, d in by_chain.items()))
     return dict(results)
+
+
+async def _read_at_quorum(
+    name: str,
+    chain: Any,
+    deps: Sequence[DeploymentModel],
+    when: datetime,
+    single: Callable[[Any], ChainReader],
+) -> ChainRead:
+    """`check --at` on a chain with `quorum: N`: each endpoint (the `archive_rpc` ones
+    first) finds the instant and reads it on its own, through a reader of the chain with
+    that endpoint alone (`single`), and the first N that read it must agree value for value
+    (`consensus.merge`), as at the head. Fewer than N answers fail the chain. (Honest nodes
+    find the same block or slot for an instant in the past; for an instant at their heads,
+    nodes a block apart may differ, which is an ERROR, never a wrong verdict.)"""
+    from .chains import failed
+    from .chains.consensus import merge
+    from .timefmt import iso
+
+    extra: dict[str, Any] = {"archive_rpc": []} if "archive_rpc" in type(chain).model_fields else {}
+    urls = list(dict.fromkeys([*getattr(chain, "archive_rpc", ()), *chain.rpc]))
+    readers = [
+        single(chain.model_copy(update={"rpc": [url], "quorum": 1, **extra})) for url in urls
+    ]
+    reads = await asyncio.gather(*(r.read_at(deps, when) for r in readers))
+    good = [r for r in reads if r.error is None and r.pin is not None]
+    need = chain.quorum
+    if len(good) < need:
+        return failed(
+            name,
+            deps,
+            f"quorum of {need} endpoints not reached for {iso(when)} ({len(good)} read it)",
+            *(r.error for r in reads if r.error is not None),
+        )
+    return merge(good[:need])
 
 
 def run(
