@@ -267,7 +267,7 @@ async def _read_at_quorum(
             name,
             deps,
             f"quorum of {need} endpoints not reached for {iso(when)} ({len(good)} read it)",
-            *(r.error for r in reads if r.error is not None),
+            *dict.fromkeys(r.error for r in reads if r.error is not None),  # each reason once
         )
     return merge(good[:need])
 
