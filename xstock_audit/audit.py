@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -174,27 +175,33 @@ async def read_chains(
     async with make_client(tls) as client:
         readers: dict[str, ChainReader] = {}
         watches: dict[str, ChainWatch] = {}
-        for name, deps in by_chain.items():
-            chain = registry.chains[name]
-            fam = family(chain.type)
-            watches[name] = shown.watch(
-                name, fam.pin_unit, deployments=len(deps), quorum=chain.quorum
-            )
-            readers[name] = fam.reader(
+
+        def make_reader(name: str, settings: Any) -> ChainReader:
+            """A reader of chain `name` with `settings` (the registry's, or a copy with
+            one endpoint for `_read_at_quorum`), given the chain's feeds to read."""
+            reader = family(settings.type).reader(
                 name,
-                chain,
+                settings,
                 client,
                 now=now,
                 clock_skew=registry.policy.clock_skew,
                 watch=watches[name],
             )
             if feeds.get(name):
-                if not hasattr(readers[name], "feeds"):
+                if not hasattr(reader, "feeds"):
                     raise InputError(
-                        f"chain {name!r} ({chain.type}) cannot read Proof of Reserve feeds",
+                        f"chain {name!r} ({settings.type}) cannot read Proof of Reserve feeds",
                         file=registry.source,
                     )
-                readers[name].feeds = feeds[name]  # type: ignore[attr-defined]
+                reader.feeds = feeds[name]
+            return reader
+
+        for name, deps in by_chain.items():
+            chain = registry.chains[name]
+            watches[name] = shown.watch(
+                name, family(chain.type).pin_unit, deployments=len(deps), quorum=chain.quorum
+            )
+            readers[name] = make_reader(name, chain)
 
         async def one(name: str, deps: Sequence[DeploymentModel]) -> tuple[str, ChainRead]:
             reader = readers[name]
@@ -203,21 +210,7 @@ async def read_chains(
             if when is None:
                 reading = reader.read(deps, (at or {}).get(name))
             elif chain.quorum > 1:
-
-                def single(settings: Any, name: str = name) -> ChainReader:
-                    one = family(settings.type).reader(
-                        name,
-                        settings,
-                        client,
-                        now=now,
-                        clock_skew=registry.policy.clock_skew,
-                        watch=watches[name],
-                    )
-                    if feeds.get(name):
-                        one.feeds = feeds[name]  # type: ignore[attr-defined]
-                    return one
-
-                reading = _read_at_quorum(name, chain, deps, when, single)
+                reading = _read_at_quorum(name, chain, deps, when, partial(make_reader, name))
             else:
                 reading = reader.read_at(deps, when)
             try:
