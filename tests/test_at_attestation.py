@@ -17,7 +17,7 @@ import yaml
 from eth_abi import encode
 from support.cli import check_json
 from support.evm import make_node
-from support.world import World, build, isin_for
+from support.world import World, build_on, isin_for
 
 from xstock_audit.sandbox.solana import SolanaNode
 
@@ -34,17 +34,7 @@ def _iso(dt: datetime) -> str:
 def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, datetime, Any]]:
     folder = tmp_path_factory.mktemp("at-attestation")
     with make_node("anvil") as evm, SolanaNode() as sol:
-        world = build(
-            folder,
-            evm_url=evm.url,
-            evm_node_url=evm.url,
-            evm_sender=evm.accounts[0],
-            chain_id=evm.chain_id,
-            solana=sol,
-            solana_url=sol.url,
-            n=2,
-            k=1,
-        )
+        world = build_on(folder, evm, sol)
         time.sleep(1.1)
         instant = datetime.now(UTC).replace(microsecond=0)
         (folder / "custody.json").write_text(

@@ -28,7 +28,7 @@ from support.evm import EvmTestNode, make_node
 from support.jsonapi import JsonApi, Request, body
 from support.proxy import Reply
 from support.signing import EthKey, MinisignKey
-from support.world import World, build, isin_for
+from support.world import World, build_on, isin_for
 
 from xstock_audit import redact
 from xstock_audit.chains import ChainRead, DeploymentSupply, Pin
@@ -268,16 +268,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     evm: EvmTestNode
     with make_node("anvil") as evm, SolanaNode() as sol:
-        w = build(
+        w = build_on(
             tmp_path_factory.mktemp("sources"),
-            evm_url=evm.url,
-            evm_node_url=evm.url,
-            evm_sender=evm.accounts[0],
-            chain_id=evm.chain_id,
-            solana=sol,
-            solana_url=sol.url,
-            n=2,
-            k=1,
+            evm,
+            sol,
             evm_settings=FAST,
             solana_settings=FAST,
         )

@@ -436,6 +436,17 @@ def test_at_with_quorum_each_endpoint_reads_the_instant_and_they_must_agree(env:
     quorum in the chains' messages."""
     custody = _short_custody(env)
     instant = str(int(time.time()))  # after every transaction of the world
+
+    def at_quorum(evm_urls: list[str], sol_urls: list[str]) -> tuple[int, dict[str, Any], str]:
+        registry = env.registry(
+            evm_urls,
+            sol_urls,
+            evm_extra={"multicall": "false", "quorum": "2"},
+            sol_extra={"quorum": "2"},
+            custody=custody,
+        )
+        return check_json(registry, "--at", instant)
+
     with (
         RpcProxy(env.evm.url, fault=rewrite(env.evm.url, _shave_evm_supply(env))) as evm_liar,
         RpcProxy(env.evm.url) as evm_honest,
@@ -444,17 +455,7 @@ def test_at_with_quorum_each_endpoint_reads_the_instant_and_they_must_agree(env:
         RpcProxy(env.evm.url) as evm_honest2,
         RpcProxy(env.sol.url) as sol_honest2,
     ):
-        code, doc, err = check_json(
-            env.registry(
-                [evm_liar.url, evm_honest.url],
-                [sol_liar.url, sol_honest.url],
-                evm_extra={"multicall": "false", "quorum": "2"},
-                sol_extra={"quorum": "2"},
-                custody=custody,
-            ),
-            "--at",
-            instant,
-        )
+        code, doc, err = at_quorum([evm_liar.url, evm_honest.url], [sol_liar.url, sol_honest.url])
         assert code == 3, err
         tk0 = doc["tokens"][0]
         assert tk0["status"] == "ERROR"
@@ -464,16 +465,8 @@ def test_at_with_quorum_each_endpoint_reads_the_instant_and_they_must_agree(env:
         assert sol_liar.url.rstrip("/") in tk0["deployments"][1]["error"]
         assert doc["tokens"][1]["status"] == "BACKED"  # the other token: both agree
 
-        code, doc, err = check_json(
-            env.registry(
-                [evm_honest.url, evm_honest2.url],
-                [sol_honest.url, sol_honest2.url],
-                evm_extra={"multicall": "false", "quorum": "2"},
-                sol_extra={"quorum": "2"},
-                custody=custody,
-            ),
-            "--at",
-            instant,
+        code, doc, err = at_quorum(
+            [evm_honest.url, evm_honest2.url], [sol_honest.url, sol_honest2.url]
         )
     assert code == 1, err  # TK0 is short of custody, seen by both nodes alike
     assert [t["status"] for t in doc["tokens"]] == ["UNDER", "BACKED"]

@@ -202,23 +202,13 @@ def hook() -> Iterator[tuple[str, list[dict[str, Any]], list[int]]]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from support.evm import make_node
-    from support.world import build
+    from support.world import build_on
 
     from xstock_audit.sandbox.solana import SolanaNode
 
     folder = tmp_path_factory.mktemp("gate")
     with make_node("anvil") as evm, SolanaNode() as sol:
-        yield build(
-            folder,
-            evm_url=evm.url,
-            evm_node_url=evm.url,
-            evm_sender=evm.accounts[0],
-            chain_id=evm.chain_id,
-            solana=sol,
-            solana_url=sol.url,
-            n=2,
-            k=1,
-        )
+        yield build_on(folder, evm, sol)
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

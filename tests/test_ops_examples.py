@@ -477,23 +477,13 @@ def test_action_install_step_resolves_the_version(
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from support.evm import make_node
-    from support.world import build
+    from support.world import build_on
 
     from xstock_audit.sandbox.solana import SolanaNode
 
     folder = tmp_path_factory.mktemp("ops")
     with make_node("anvil") as evm, SolanaNode() as sol:
-        yield build(
-            folder,
-            evm_url=evm.url,
-            evm_node_url=evm.url,
-            evm_sender=evm.accounts[0],
-            chain_id=evm.chain_id,
-            solana=sol,
-            solana_url=sol.url,
-            n=2,
-            k=1,
-        )
+        yield build_on(folder, evm, sol)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from support.cli import check_json
 from support.evm import AnvilNode
 from support.proxy import RpcProxy
-from support.world import build
+from support.world import build_on
 
 from xstock_audit.rpc import make_client
 from xstock_audit.sandbox.solana import SolanaNode
@@ -111,17 +111,7 @@ def test_check_reads_an_https_endpoint_next_to_an_http_one(
     evm, proxy = https_node
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     with SolanaNode() as sol:
-        world = build(
-            tmp_path,
-            evm_url=proxy.url.replace("https://", "HTTPS://"),
-            evm_node_url=evm.url,
-            evm_sender=evm.accounts[0],
-            chain_id=evm.chain_id,
-            solana=sol,
-            solana_url=sol.url,
-            n=2,
-            k=1,
-        )
+        world = build_on(tmp_path, evm, sol, evm_url=proxy.url.replace("https://", "HTTPS://"))
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
         code, doc, err = check_json(world.registry)
         assert code == 0, err

@@ -228,3 +228,32 @@ def build(
     registry = folder / "registry.yaml"
     registry.write_text("\n".join(lines) + "\n")
     return World(registry=registry, n=n, k=k, onchain=onchain)
+
+
+def build_on(
+    folder: Path,
+    evm: Any,
+    solana: SolanaNode,
+    *,
+    evm_url: str | None = None,
+    solana_url: str | None = None,
+    n: int = 2,
+    k: int = 1,
+    evm_settings: str = "",
+    solana_settings: str = "",
+) -> World:
+    """`build` on a test EVM node (`support.evm.EvmTestNode`) and a Solana node, the
+    registry pointing at the nodes themselves unless other URLs are given (a proxy's)."""
+    return build(
+        folder,
+        evm_url=evm.url if evm_url is None else evm_url,
+        evm_node_url=evm.url,
+        evm_sender=evm.accounts[0],
+        chain_id=evm.chain_id,
+        solana=solana,
+        solana_url=solana.url if solana_url is None else solana_url,
+        n=n,
+        k=k,
+        evm_settings=evm_settings,
+        solana_settings=solana_settings,
+    )
